@@ -1,0 +1,32 @@
+"""lstmkit: long short-term memory for software.
+
+Layers, lowest first (imports only point up this list):
+
+* :mod:`lstmkit.nn`      the math: reference LSTM cell, fused fast path, variants, baselines.
+* :mod:`lstmkit.models`  the Keras-style API (``Sequential``, ``compile``/``fit``), save/load.
+* :mod:`lstmkit.layers`  the Keras-style layers (``Embedding``, ``LSTM``, ``Dense`` ...).
+* :mod:`lstmkit.data`    files to tensors (tokenizers, dataset readers).
+* :mod:`lstmkit.tasks`   whole jobs (the sentiment demo ...).
+* :mod:`lstmkit.cli`     the ``lstmkit`` command.
+
+Submodules are imported lazily so ``import lstmkit`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from lstmkit._version import __version__
+from lstmkit.errors import LstmkitError
+
+_SUBMODULES = {"nn", "models", "layers", "data", "tasks", "errors"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"lstmkit.{name}")
+    raise AttributeError(f"module 'lstmkit' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "LstmkitError", *sorted(_SUBMODULES)]

@@ -1,0 +1,110 @@
+"""Record readers: good files parse; every bad file is one DataError naming the problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from lstmkit.data import read_csv, read_jsonl, read_records
+from lstmkit.errors import DataError
+
+
+def test_jsonl_reads_records_and_skips_blank_lines(tmp_path):
+    p = tmp_path / "a.jsonl"
+    p.write_text('{"text": "good", "label": 1}\n\n{"text": "bad", "label": 0}\n', encoding="utf-8")
+    assert read_jsonl(p, ["text", "label"]) == [{"text": "good", "label": 1}, {"text": "bad", "label": 0}]
+
+
+def test_jsonl_allows_utf8_bom(tmp_path):
+    p = tmp_path / "bom.jsonl"
+    p.write_bytes(b'\xef\xbb\xbf{"text": "caf\xc3\xa9"}\n')
+    assert read_jsonl(p) == [{"text": "café"}]
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match=r"JSONL file not found: .*nope\.jsonl"):
+        read_jsonl(tmp_path / "nope.jsonl")
+
+
+def test_directory_instead_of_file(tmp_path):
+    with pytest.raises(DataError, match="is a directory"):
+        read_jsonl(tmp_path)
+
+
+@pytest.mark.parametrize("content", ["", "\n  \n"])
+def test_empty_file(tmp_path, content):
+    p = tmp_path / "e.jsonl"
+    p.write_text(content)
+    with pytest.raises(DataError, match="empty"):
+        read_jsonl(p)
+
+
+def test_bad_json_names_file_and_line(tmp_path):
+    p = tmp_path / "bad.jsonl"
+    p.write_text('{"text": "a", "label": 1}\n{"text": "b", "label": }\n')
+    with pytest.raises(DataError, match=r"bad\.jsonl:2: bad JSON at column \d+"):
+        read_jsonl(p)
+
+
+def test_non_object_line(tmp_path):
+    p = tmp_path / "list.jsonl"
+    p.write_text('[1, 2]\n')
+    with pytest.raises(DataError, match=r"list\.jsonl:1: expected a JSON object, found list"):
+        read_jsonl(p)
+
+
+def test_missing_field_lists_fields_present(tmp_path):
+    p = tmp_path / "f.jsonl"
+    p.write_text('{"text": "a", "label": 1}\n{"review": "b", "label": 0}\n')
+    with pytest.raises(DataError, match=r"f\.jsonl:2: missing field 'text'; fields present: 'review', 'label'"):
+        read_jsonl(p, ["text", "label"])
+
+
+def test_undecodable_bytes_name_byte_offset(tmp_path):
+    p = tmp_path / "latin.jsonl"
+    p.write_bytes(b'{"text": "ok"}\n{"text": "caf\xe9"}\n')
+    with pytest.raises(DataError, match=r"latin\.jsonl: not valid UTF-8 at byte offset 28 \(line 2, byte 0xe9\)"):
+        read_jsonl(p)
+
+
+def test_errors_are_one_line(tmp_path):
+    p = tmp_path / "bad.jsonl"
+    p.write_text("{oops\n")
+    with pytest.raises(DataError) as e:
+        read_jsonl(p)
+    assert "\n" not in str(e.value)
+
+
+def test_csv_reads_header_and_rows(tmp_path):
+    p = tmp_path / "a.csv"
+    p.write_text('text,label\n"hello, world",1\nbye,0\n\n')
+    assert read_csv(p, ["text", "label"]) == [{"text": "hello, world", "label": "1"}, {"text": "bye", "label": "0"}]
+
+
+def test_csv_missing_column_lists_header(tmp_path):
+    p = tmp_path / "a.csv"
+    p.write_text("review,label\nx,1\n")
+    with pytest.raises(DataError, match=r"missing field 'text'; fields present: 'review', 'label'"):
+        read_csv(p, ["text"])
+
+
+def test_csv_ragged_row_names_line(tmp_path):
+    p = tmp_path / "a.csv"
+    p.write_text("text,label\nx,1\ny,0,extra\n")
+    with pytest.raises(DataError, match=r"a\.csv:3: row has 3 cells but the header has 2"):
+        read_csv(p)
+
+
+def test_csv_header_only(tmp_path):
+    p = tmp_path / "a.csv"
+    p.write_text("text,label\n")
+    with pytest.raises(DataError, match="no records"):
+        read_csv(p)
+
+
+def test_read_records_dispatches_on_suffix(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"x": 1}\n')
+    (tmp_path / "b.tsv").write_text("x\ty\n1\t2\n")
+    assert read_records(tmp_path / "a.jsonl") == [{"x": 1}]
+    assert read_records(tmp_path / "b.tsv") == [{"x": "1", "y": "2"}]
+    with pytest.raises(DataError, match="unknown record file type '.txt'"):
+        read_records(tmp_path / "c.txt")

@@ -1,0 +1,136 @@
+"""The ``lstmkit`` command: thin, it parses arguments, calls a task and prints.
+
+Every :class:`~lstmkit.errors.LstmkitError` (a user's mistake: bad data path, bad option value, a
+broken model file) becomes one line ``error: ...`` on stderr and exit code 2, never a traceback; the
+handler is the command group itself (:class:`_Group`), so every command gets it.
+
+Importing this module stays cheap: torch and the tasks are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from lstmkit._version import __version__
+from lstmkit.errors import LstmkitError
+
+EXIT_USER_ERROR = 2
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split()) or "unknown error"
+
+
+class _Group(TyperGroup):
+    """The command group: turns any LstmkitError raised by a command into ``error: ...`` and exit 2."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LstmkitError as e:
+            typer.echo(f"error: {_one_line(e)}", err=True)
+            raise typer.Exit(EXIT_USER_ERROR) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="lstmkit",
+    help="lstmkit: long short-term memory for software (verified LSTM cells, a Keras-style API, tasks).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"lstmkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", help="Print the lstmkit version and exit.", callback=_version_callback, is_eager=True),
+    ] = None,
+) -> None:
+    """lstmkit: long short-term memory for software."""
+
+
+@app.command()
+def info() -> None:
+    """Versions, threads and which fused LSTM kernels this machine has."""
+    import platform
+
+    import numpy as np
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
+    def yes_no(flag: bool) -> str:
+        return "[green]yes[/]" if flag else "[red]no[/]"
+
+    cuda = torch.cuda.is_available()
+    table = Table(title="lstmkit info", show_header=True, header_style="bold")
+    table.add_column("item")
+    table.add_column("value")
+    table.add_row("lstmkit", __version__)
+    table.add_row("torch", torch.__version__)
+    table.add_row("numpy", np.__version__)
+    table.add_row("python", f"{platform.python_version()} ({platform.python_implementation()})")
+    table.add_row("platform", platform.platform(terse=True))
+    table.add_row("torch threads", str(torch.get_num_threads()))
+    table.add_row("oneDNN / mkldnn (fused CPU LSTM)", yes_no(torch.backends.mkldnn.is_available()))
+    table.add_row("CUDA", yes_no(cuda) + (f" ({torch.cuda.get_device_name(0)})" if cuda else ""))
+    table.add_row("cuDNN (fused GPU LSTM)", yes_no(torch.backends.cudnn.is_available()))
+    Console().print(table)
+
+
+@app.command()
+def demo(
+    data: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--data",
+            help="Directory with train.jsonl/valid.jsonl/test.jsonl of the movie review polarity data "
+            "[default: ../shared/data/movie_review_polarity].",
+            show_default=False,
+        ),
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping on validation accuracy).")] = 10,
+    max_length: Annotated[int, typer.Option(help="Words kept per review (the last ones).")] = 400,
+    output: Annotated[Path, typer.Option(help="Where to save the trained model.")] = Path(
+        "runs/demo/sentiment.lstmkit"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Train the article's sentiment LSTM on movie reviews, report test accuracy, classify two sentences."""
+    from lstmkit.tasks import sentiment
+
+    data_dir = sentiment.resolve_data_dir(data)
+    typer.echo(f"data: {data_dir}")
+    result = sentiment.train_sentiment(
+        data_dir, epochs=epochs, max_length=max_length, output=output, seed=seed, verbose=1, echo=typer.echo
+    )
+    typer.echo("")
+    typer.echo(
+        f"test accuracy: {result.test_accuracy:.4f} ({result.test_correct}/{result.test_size} reviews), "
+        f"test loss {result.test_loss:.4f}"
+    )
+    typer.echo(
+        f"best epoch {result.best_epoch} of {result.epochs_run} run "
+        f"(validation accuracy {result.best_val_accuracy:.4f}); training took {result.train_seconds:.1f} s"
+    )
+    typer.echo(f"model saved to {result.output}")
+    typer.echo("")
+    for p in result.examples:
+        typer.echo(f"{p.label:>8}  (P(positive) = {p.positive:.3f})  {p.text}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

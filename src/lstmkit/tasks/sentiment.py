@@ -1,0 +1,417 @@
+"""Sentiment of movie reviews: the article's model on the Cornell polarity data (``make demo``).
+
+The model is the one from the article::
+
+    Embedding(10000, 128) -> LSTM(64) -> Dense(2, softmax)      adam, categorical_crossentropy, accuracy
+
+trained on ``train.jsonl`` (1600 reviews), early-stopped on ``valid.jsonl`` (200), scored once on
+``test.jsonl`` (200). Reviews average ~750 words and the verdict is usually at the end, so each review
+is cut to its *last* ``max_length`` words (``truncation="pre"``) and short ones are padded at the start
+(``padding="pre"``), which keeps the real words next to the LSTM's final state.
+
+Python API::
+
+    result = train_sentiment("../shared/data/movie_review_polarity")
+    result.test_accuracy
+    clf = load_classifier(result.output)          # model + its vectorizer from model.preprocessing
+    clf.predict(["a wonderful , moving film"])    # [Prediction(label='positive', positive=0.9..., ...)]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lstmkit.data.readers import read_jsonl
+from lstmkit.data.text import TextVectorizer
+from lstmkit.errors import ConfigError, DataError, ModelFileError
+
+LABELS = ("negative", "positive")
+SPLITS = ("train", "valid", "test")
+DATASET_DIRNAME = "movie_review_polarity"
+DEFAULT_OUTPUT = Path("runs/demo/sentiment.lstmkit")
+PREPROCESSING_TASK = "sentiment"
+
+#: Two sentences classified at the end of the demo (same style as the data: lowercased, tokenized).
+EXAMPLE_SENTENCES = (
+    "this is a wonderful film . the acting is superb , the story is moving and i loved every minute of it .",
+    "a boring , stupid mess . the plot makes no sense , the acting is terrible and it is a waste of time .",
+)
+
+
+# --------------------------------------------------------------------------------------------- data
+@dataclass
+class Split:
+    """Texts and integer labels (0 = negative, 1 = positive) of one split."""
+
+    texts: list[str]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+@dataclass
+class SentimentDataset:
+    train: Split
+    valid: Split
+    test: Split
+    data_dir: Path
+
+
+def _default_data_candidates() -> list[Path]:
+    """Where the demo looks when no ``--data`` is given, first hit wins."""
+    cands = []
+    env = os.environ.get("LSTMKIT_DATA")
+    if env:
+        cands.append(Path(env) / DATASET_DIRNAME)
+    cands.append(Path.cwd().parent / "shared" / "data" / DATASET_DIRNAME)
+    repo_root = Path(__file__).resolve().parents[3]  # src/lstmkit/tasks/sentiment.py -> repo
+    cands.append(repo_root.parent / "shared" / "data" / DATASET_DIRNAME)
+    out: list[Path] = []
+    for c in cands:
+        c = c.resolve()
+        if c not in out:
+            out.append(c)
+    return out
+
+
+_HOW_TO_PASS = (
+    "pass the directory holding train.jsonl, valid.jsonl and test.jsonl with --data PATH "
+    "(make demo DATA=/path/to/movie_review_polarity, or lstmkit demo --data /path/to/movie_review_polarity)"
+)
+
+
+def resolve_data_dir(data_dir: str | PathLike[str] | None = None) -> Path:
+    """The movie review directory: ``data_dir`` if given (it must exist), else the first default that exists.
+
+    Raises DataError (one line: where it looked, how to pass ``--data``) when there is none.
+    """
+    if data_dir is not None:
+        p = Path(data_dir).expanduser()
+        if not p.is_dir():
+            raise DataError(f"movie review data directory not found: {p}; {_HOW_TO_PASS}")
+        return p
+    cands = _default_data_candidates()
+    for c in cands:
+        if c.is_dir():
+            return c
+    looked = " or ".join(str(c) for c in cands)
+    raise DataError(f"movie review data not found (looked in {looked}); {_HOW_TO_PASS}")
+
+
+def _read_split(path: Path) -> Split:
+    records = read_jsonl(path, fields=("text", "label"))
+    texts, labels = [], []
+    for i, r in enumerate(records, start=1):
+        text, label = r["text"], r["label"]
+        if not isinstance(text, str):
+            raise DataError(f"{path}: record {i}: 'text' must be a string, found {type(text).__name__}")
+        if isinstance(label, bool) or label not in (0, 1):
+            raise DataError(f"{path}: record {i}: 'label' must be 0 or 1, found {label!r}")
+        texts.append(text)
+        labels.append(int(label))
+    return Split(texts, np.asarray(labels, dtype=np.int64))
+
+
+def load_dataset(data_dir: str | PathLike[str] | None = None) -> SentimentDataset:
+    """Read ``train.jsonl``, ``valid.jsonl`` and ``test.jsonl`` (fields ``text``, ``label`` 0/1)."""
+    d = resolve_data_dir(data_dir)
+    splits = {name: _read_split(d / f"{name}.jsonl") for name in SPLITS}
+    return SentimentDataset(data_dir=d, **splits)
+
+
+def one_hot(labels: np.ndarray, num_classes: int = len(LABELS)) -> np.ndarray:
+    """``(N,)`` int labels to ``(N, num_classes)`` float32 (what categorical_crossentropy expects)."""
+    return np.eye(num_classes, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
+
+
+# -------------------------------------------------------------------------------------------- model
+def build_model(
+    vocab_size: int = 10000,
+    *,
+    embedding_dim: int = 128,
+    units: int = 64,
+    sequence_length: int | None = None,
+) -> Any:
+    """The article's model, compiled: Embedding -> LSTM -> Dense(2, softmax); adam, categorical CE, accuracy."""
+    from lstmkit.layers import LSTM, Dense, Embedding
+    from lstmkit.models import Sequential
+
+    model = Sequential(
+        [
+            Embedding(vocab_size, embedding_dim, input_length=sequence_length)
+            if sequence_length is not None
+            else Embedding(vocab_size, embedding_dim),
+            LSTM(units),
+            Dense(len(LABELS), activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+# ------------------------------------------------------------------------------------ classification
+@dataclass
+class Prediction:
+    text: str
+    label: str
+    positive: float
+    negative: float
+
+
+class SentimentClassifier:
+    """A trained model with its vectorizer: texts in, :class:`Prediction` out."""
+
+    def __init__(self, model: Any, vectorizer: TextVectorizer) -> None:
+        self.model = model
+        self.vectorizer = vectorizer
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """``(N, 2)`` probabilities ``[P(negative), P(positive)]``."""
+        x = self.vectorizer(texts)
+        return np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        probs = self.predict_proba(texts)
+        return [
+            Prediction(text=t, label=LABELS[int(p.argmax())], positive=float(p[1]), negative=float(p[0]))
+            for t, p in zip(texts, probs)
+        ]
+
+    def preprocessing(self) -> dict[str, Any]:
+        """The JSON-able dict stored as ``model.preprocessing``."""
+        return {
+            "task": PREPROCESSING_TASK,
+            "labels": list(LABELS),
+            "vectorizer": self.vectorizer.get_config(),
+        }
+
+
+def load_classifier(path: str | PathLike[str]) -> SentimentClassifier:
+    """Load a model saved by :func:`train_sentiment`; its vectorizer comes from ``model.preprocessing``."""
+    from lstmkit.models import load
+
+    model = load(path)
+    pre = getattr(model, "preprocessing", None)
+    if not isinstance(pre, dict) or pre.get("task") != PREPROCESSING_TASK or "vectorizer" not in pre:
+        raise ModelFileError(f"{path}: not a sentiment model (no sentiment vectorizer in its preprocessing)")
+    return SentimentClassifier(model, TextVectorizer.from_config(pre["vectorizer"]))
+
+
+# ---------------------------------------------------------------------------------------- training
+class _BestValAccuracy:
+    """Keras-style callback: early stopping on ``val_accuracy`` that keeps the best epoch's weights.
+
+    Improvement means strictly higher (ties keep the earlier, less trained epoch).
+    """
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.model: Any = None
+        self.best = -math.inf
+        self.best_epoch = 0
+        self.best_state: dict[str, Any] | None = None
+        self.wait = 0
+
+    # Keras callback protocol (the methods lstmkit.models calls); the rest are no-ops.
+    def set_model(self, model: Any) -> None:
+        self.model = model
+
+    def set_params(self, params: Any) -> None:
+        pass
+
+    def on_train_begin(self, logs: Any = None) -> None:
+        self.best, self.best_epoch, self.best_state, self.wait = -math.inf, 0, None, 0
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        logs = logs or {}
+        if "val_accuracy" not in logs:
+            raise ConfigError("early stopping needs 'val_accuracy' in the epoch logs (validation_data and accuracy)")
+        value = float(logs["val_accuracy"])
+        if value > self.best:
+            self.best, self.best_epoch, self.wait = value, epoch + 1, 0
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                self.model.stop_training = True
+
+    def on_train_end(self, logs: Any = None) -> None:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        if name.startswith("on_"):
+            return lambda *a, **k: None
+        raise AttributeError(name)
+
+
+@dataclass
+class SentimentResult:
+    classifier: SentimentClassifier
+    history: dict[str, list[float]]
+    test_loss: float
+    test_accuracy: float
+    test_correct: int
+    test_size: int
+    best_epoch: int
+    best_val_accuracy: float
+    epochs_run: int
+    train_seconds: float
+    output: Path | None
+    examples: list[Prediction] = field(default_factory=list)
+
+    @property
+    def model(self) -> Any:
+        return self.classifier.model
+
+    @property
+    def vectorizer(self) -> TextVectorizer:
+        return self.classifier.vectorizer
+
+
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ConfigError(f"{name} must be an integer >= {low}; found {value!r}")
+    return int(value)
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train_sentiment(
+    data_dir: str | PathLike[str] | None = None,
+    *,
+    epochs: int = 10,
+    max_length: int = 400,
+    max_tokens: int = 10000,
+    embedding_dim: int = 128,
+    units: int = 64,
+    batch_size: int = 32,
+    patience: int = 3,
+    output: str | PathLike[str] | None = DEFAULT_OUTPUT,
+    seed: int = 0,
+    examples: Sequence[str] = EXAMPLE_SENTENCES,
+    verbose: int = 1,
+    echo: Callable[[str], None] = print,
+) -> SentimentResult:
+    """Train, early-stop on validation accuracy, score on test, save, classify ``examples``.
+
+    ``verbose=1`` prints the model summary (through ``echo``) and fit's progress bar; ``0`` is silent.
+    ``output=None`` skips saving.
+    """
+    epochs = _check_int("epochs", epochs, 1)
+    max_length = _check_int("max_length", max_length, 1)
+    max_tokens = _check_int("max_tokens", max_tokens, 3)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    patience = _check_int("patience", patience, 1)
+    seed = _check_int("seed", seed, 0)
+    data = load_dataset(data_dir)
+    seed_everything(seed)
+
+    vectorizer = TextVectorizer(
+        max_tokens=max_tokens, output_sequence_length=max_length, padding="pre", truncation="pre"
+    ).fit(data.train.texts)
+    x_train, x_valid, x_test = (vectorizer(s.texts) for s in (data.train, data.valid, data.test))
+    y_train, y_valid, y_test = (one_hot(s.labels) for s in (data.train, data.valid, data.test))
+
+    # The Embedding is sized max_tokens like the article's (ids beyond a smaller vocabulary are never used).
+    model = build_model(max_tokens, embedding_dim=embedding_dim, units=units)
+    classifier = SentimentClassifier(model, vectorizer)
+    model.preprocessing = classifier.preprocessing()
+    if verbose:
+        _print_summary(model, echo)
+
+    stopper = _BestValAccuracy(patience)
+    t0 = time.perf_counter()
+    hist = model.fit(
+        x_train,
+        y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_data=(x_valid, y_valid),
+        callbacks=[stopper],
+        verbose=verbose,
+    )
+    train_seconds = time.perf_counter() - t0
+    history = {k: [float(v) for v in vs] for k, vs in dict(getattr(hist, "history", hist) or {}).items()}
+
+    test_loss, test_accuracy = _evaluate(model, x_test, y_test, batch_size)
+    probs = np.asarray(model.predict(x_test, batch_size=batch_size, verbose=0))
+    test_correct = int((probs.argmax(axis=1) == data.test.labels).sum())
+
+    out_path = None
+    if output is not None:
+        out_path = Path(output)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        model.save(out_path)
+
+    return SentimentResult(
+        classifier=classifier,
+        history=history,
+        test_loss=test_loss,
+        test_accuracy=test_accuracy,
+        test_correct=test_correct,
+        test_size=len(data.test),
+        best_epoch=stopper.best_epoch,
+        best_val_accuracy=stopper.best,
+        epochs_run=len(history.get("loss", [])) or stopper.best_epoch,
+        train_seconds=train_seconds,
+        output=out_path,
+        examples=classifier.predict(list(examples)) if examples else [],
+    )
+
+
+def _evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> tuple[float, float]:
+    res = model.evaluate(x, y, batch_size=batch_size, verbose=0)
+    if isinstance(res, dict):
+        return float(res["loss"]), float(res["accuracy"])
+    loss, acc = res[0], res[1]
+    return float(loss), float(acc)
+
+
+def _print_summary(model: Any, echo: Callable[[str], None]) -> None:
+    text = model.summary(print_fn=echo) if _accepts_print_fn(model) else model.summary()
+    if isinstance(text, str):
+        echo(text)
+
+
+def _accepts_print_fn(model: Any) -> bool:
+    import inspect
+
+    try:
+        return "print_fn" in inspect.signature(model.summary).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+__all__ = [
+    "LABELS",
+    "EXAMPLE_SENTENCES",
+    "Split",
+    "SentimentDataset",
+    "SentimentResult",
+    "SentimentClassifier",
+    "Prediction",
+    "resolve_data_dir",
+    "load_dataset",
+    "one_hot",
+    "build_model",
+    "train_sentiment",
+    "load_classifier",
+]

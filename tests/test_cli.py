@@ -1,0 +1,67 @@
+"""The lstmkit command, run in-process with typer's CliRunner."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from lstmkit import __version__
+from lstmkit.cli import app
+
+runner = CliRunner()
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"lstmkit {__version__}"
+
+
+def test_help_lists_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "demo" in result.stdout and "info" in result.stdout
+
+
+def test_info_prints_versions_and_kernels():
+    import numpy as np
+    import torch
+
+    result = runner.invoke(app, ["info"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for needle in (__version__, torch.__version__, np.__version__, "torch threads", "oneDNN", "cuDNN", "CUDA"):
+        assert needle in out
+
+
+def test_demo_with_missing_data_is_one_line_and_exit_2(tmp_path):
+    missing = tmp_path / "nonexistent"
+    result = runner.invoke(app, ["demo", "--data", str(missing)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and str(missing) in lines[0] and "--data" in lines[0]
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_demo_with_bad_option_value_is_exit_2(tmp_path):
+    result = runner.invoke(app, ["demo", "--data", str(tmp_path), "--epochs", "0"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: epochs must be an integer >= 1; found 0"
+    assert "Traceback" not in result.output
+
+
+def test_demo_with_directory_lacking_files_names_the_file(tmp_path):
+    result = runner.invoke(app, ["demo", "--data", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"error: JSONL file not found: {tmp_path / 'train.jsonl'}"]
+
+
+def test_import_of_cli_does_not_import_torch():
+    code = "import sys, lstmkit.cli; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -21,7 +21,7 @@ from lstmkit.nn.initializers import (
 from lstmkit.nn.lengths import as_lengths, reverse_padded, step_mask
 from lstmkit.nn.reference import DirectionWeights, lstm_sequence
 from lstmkit.nn.threads import loop_threads
-from lstmkit.nn.trace import GateSequence, GateTrace
+from lstmkit.nn.trace import GateTrace
 from lstmkit.nn.variants import LayerNormWeights, Peephole, variational_mask
 
 State = tuple[Tensor, Tensor]
@@ -282,4 +282,4 @@ class LSTM(RecurrentBase):
         return s
 
 
-__all__ = ["LSTM", "GateSequence"]
+__all__ = ["LSTM"]

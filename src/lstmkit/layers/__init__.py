@@ -1,0 +1,20 @@
+"""Keras-style layers for :class:`lstmkit.models.Sequential` (each is a ``torch.nn.Module``).
+
+>>> from lstmkit.layers import Embedding, LSTM, Dense
+>>> from lstmkit.models import Sequential
+>>> model = Sequential([Embedding(10000, 128, input_length=100), LSTM(64), Dense(2, activation="softmax")])
+>>> model.count_params()
+1329538
+"""
+
+from __future__ import annotations
+
+from lstmkit.layers.base import Layer
+from lstmkit.layers.bidirectional import Bidirectional
+from lstmkit.layers.dense import Dense
+from lstmkit.layers.dropout import Dropout
+from lstmkit.layers.embedding import Embedding
+from lstmkit.layers.input import Input, InputLayer
+from lstmkit.layers.recurrent import GRU, LSTM, SimpleRNN
+
+__all__ = ["Layer", "Input", "InputLayer", "Embedding", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Dropout"]

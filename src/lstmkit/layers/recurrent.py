@@ -1,0 +1,343 @@
+"""Keras-style recurrent layers: ``LSTM``, ``GRU`` and ``SimpleRNN``.
+
+As in Keras, a *cell* processes one step and a *layer* drives it over the sequence. Here the cell is
+:mod:`lstmkit.nn` (``lstmkit.nn.LSTM`` etc., with PyTorch's weight names and gate order i, f, g, o),
+and these layers add Keras's behaviour on top: batch-major input, the last step's output unless
+``return_sequences``, ``return_state``, ``go_backwards``, input ``dropout`` and masks.
+
+**Fast path.** ``LSTM`` runs PyTorch's fused kernel (through ``lstmkit.nn.LSTM``) when
+``activation="tanh"``, ``recurrent_activation="sigmoid"`` and ``recurrent_dropout=0``. A mask keeps
+the fused kernel: each row's real steps are moved to the front (stable) and the kernel runs with
+``lengths=``. ``recurrent_dropout > 0`` needs the per-step loop of ``lstmkit.nn`` (slower).
+
+**Masks** (from ``Embedding(mask_zero=True)``) follow Keras: a masked step leaves the state unchanged,
+wherever it is (padding before or after the tokens, or holes). The last output is the output at each
+row's last real step (zeros for a row with no real step); with ``return_sequences`` the masked
+steps' outputs are zeros.
+
+>>> import torch
+>>> from lstmkit.layers import LSTM
+>>> layer = LSTM(64)
+>>> layer(torch.zeros(2, 100, 128)).shape
+torch.Size([2, 64])
+>>> layer.count_params()
+49408
+>>> LSTM(8, return_sequences=True)(torch.zeros(2, 5, 3)).shape
+torch.Size([2, 5, 8])
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+from lstmkit.errors import ConfigError, ShapeError
+from lstmkit.layers.base import Layer, Shape, check_positive_int, check_rate, format_shape
+
+
+def _check_bool(value: Any, argument: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{argument}: expected True or False, found {value!r}")
+    return value
+
+
+def _only(value: Any, allowed: str, argument: str) -> str:
+    if value != allowed:
+        raise ConfigError(
+            f"{argument}: only {allowed!r} is supported (the fused LSTM kernel's activation), found {value!r}"
+        )
+    return value
+
+
+class _Recurrent(Layer):
+    """Shared machinery of LSTM, GRU and SimpleRNN (see the module docstring)."""
+
+    supports_masking = True
+    _nn_name: ClassVar[str] = ""
+    _n_states: ClassVar[int] = 1
+
+    def __init__(
+        self,
+        units: int,
+        activation: str = "tanh",
+        use_bias: bool = True,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.units = check_positive_int(units, "units")
+        self.activation = _only(activation, "tanh", "activation")
+        self.use_bias = _check_bool(use_bias, "use_bias")
+        self.dropout = check_rate(dropout, "dropout")
+        self.recurrent_dropout = check_rate(recurrent_dropout, "recurrent_dropout")
+        self.return_sequences = _check_bool(return_sequences, "return_sequences")
+        self.return_state = _check_bool(return_state, "return_state")
+        self.go_backwards = _check_bool(go_backwards, "go_backwards")
+        self.cell: torch.nn.Module | None = None
+
+    # ------------------------------------------------------------------ shapes
+    def build(self, input_shape: Shape) -> None:
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ShapeError(
+                f"{type(self).__name__} '{self.name}' input: expected (N, L, features) with known features, "
+                f"found {format_shape(tuple(input_shape), batch='N')}"
+            )
+        self.cell = self._make_cell(int(input_shape[-1]))
+        super().build(input_shape)
+
+    def _make_cell(self, input_size: int) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if self.return_sequences:
+            return (input_shape[0], self.units)
+        return (self.units,)
+
+    def state_shapes(self) -> list[Shape]:
+        return [(self.units,)] * self._n_states
+
+    def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
+        if mask is None or not self.return_sequences:
+            return None
+        # Outputs of go_backwards are in reversed time order; the mask follows them.
+        return mask.flip(1) if self.go_backwards else mask
+
+    # ------------------------------------------------------------------ running
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, initial_state: Any = None) -> Any:
+        if not self.built:
+            self.build_from_input(x)
+        return self.call(x, mask, initial_state)
+
+    def call(self, x: torch.Tensor, mask: torch.Tensor | None = None, initial_state: Any = None) -> Any:
+        n_in = self.built_input_shape[-1]
+        if x.dim() != 3 or x.shape[2] != n_in:
+            raise self._input_error(f"(N, L, {n_in})", x)
+        if self.go_backwards:
+            x = x.flip(1)
+            if mask is not None:
+                mask = mask.flip(1)
+        if self.dropout > 0.0 and self.training:
+            # Keras: one dropout mask per sequence, shared by all steps.
+            keep = torch.empty(x.shape[0], 1, x.shape[2], device=x.device, dtype=x.dtype)
+            x = x * keep.bernoulli_(1.0 - self.dropout).div_(1.0 - self.dropout)
+        hx = self._initial_state(initial_state, x)
+        if mask is None:
+            out, state = self.cell(x, hx)
+            order = None
+        else:
+            if mask.shape != x.shape[:2]:
+                raise ShapeError(
+                    f"{type(self).__name__} '{self.name}' mask: expected shape {tuple(x.shape[:2])}, "
+                    f"found {tuple(mask.shape)}"
+                )
+            mask = mask.to(torch.bool)
+            lengths = mask.sum(1)
+            # Real steps first, in order (stable sort on "is padding"); the kernel then sees right padding.
+            order = torch.argsort((~mask).to(torch.uint8), dim=1, stable=True)
+            x = x.gather(1, order.unsqueeze(-1).expand_as(x))
+            out, state = self.cell(x, hx, lengths=lengths)
+        states = list(state) if isinstance(state, tuple) else [state]
+        if self.return_sequences:
+            if order is not None:  # put each output back at its step; masked steps get the zeros
+                out = torch.empty_like(out).scatter_(1, order.unsqueeze(-1).expand_as(out), out)
+            y = out
+        else:
+            y = states[0][-1]
+        if self.return_state:
+            return [y, *(s[-1] for s in states)]
+        return y
+
+    def _initial_state(self, initial_state: Any, x: torch.Tensor) -> Any:
+        if initial_state is None:
+            return None
+        if isinstance(initial_state, torch.Tensor):
+            initial_state = [initial_state]
+        states = list(initial_state)
+        if len(states) != self._n_states:
+            raise ConfigError(
+                f"initial_state: {type(self).__name__} '{self.name}' expected {self._n_states} tensor(s), "
+                f"found {len(states)}"
+            )
+        for s in states:
+            if not isinstance(s, torch.Tensor) or tuple(s.shape) != (x.shape[0], self.units):
+                raise ShapeError(
+                    f"initial_state: {type(self).__name__} '{self.name}' expected tensors of shape "
+                    f"({x.shape[0]}, {self.units}), found {tuple(getattr(s, 'shape', ()))}"
+                )
+        states = [s.unsqueeze(0).contiguous() for s in states]
+        return tuple(states) if self._n_states > 1 else states[0]
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            activation=self.activation,
+            use_bias=self.use_bias,
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            return_sequences=self.return_sequences,
+            return_state=self.return_state,
+            go_backwards=self.go_backwards,
+        )
+        return config
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, units={self.units}, return_sequences={self.return_sequences}"
+
+
+@torch.no_grad()
+def _keras_init(cell: torch.nn.Module, gates: int) -> None:
+    """Keras's defaults for a cell whose nn module has no ``init="keras"``: glorot_uniform input
+    kernel, orthogonal recurrent kernel (per gate block, as Keras's (units, gates*units) matrix), zero biases."""
+    from lstmkit.layers.initializers import initialize
+
+    for name, p in cell.named_parameters():
+        if name.startswith("weight_ih"):
+            initialize(p, "glorot_uniform", fan_in=p.shape[1], fan_out=p.shape[0])
+        elif name.startswith("weight_hh"):
+            h = p.shape[1]
+            q = torch.nn.init.orthogonal_(torch.empty(gates * h, h).t().contiguous())  # (h, gates*h)
+            p.copy_(q.t())
+        elif name.startswith("bias"):
+            p.zero_()
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory layer (Keras's ``keras.layers.LSTM``).
+
+    Args:
+        units: size of the hidden and cell state.
+        activation: must be ``"tanh"``; recurrent_activation: must be ``"sigmoid"`` (the fused kernel's).
+        use_bias: one bias per gate (Keras-style, so ``LSTM(64)`` on 128 features has 49,408 weights).
+        unit_forget_bias: start the forget-gate bias at 1 (Keras default).
+        dropout: input dropout rate (one mask per sequence, shared by all steps).
+        recurrent_dropout: dropout on the recurrent state (uses the slower per-step loop).
+        return_sequences: return every step's output ``(N, L, units)`` instead of the last ``(N, units)``.
+        return_state: also return the final ``h`` and ``c``: ``[output, h, c]`` (not usable inside ``Sequential``).
+        go_backwards: process the sequence in reverse (outputs with ``return_sequences`` are reversed too).
+
+    Inputs: ``x`` ``(N, L, F)``; optional ``mask`` ``(N, L)`` bool; optional ``initial_state=[h, c]``,
+    each ``(N, units)``.
+    Outputs: ``(N, units)``, or ``(N, L, units)`` with ``return_sequences``.
+
+    Weights: ``cell.weight_ih_l0`` ``(4*units, F)``, ``cell.weight_hh_l0`` ``(4*units, units)``,
+    ``cell.bias_ih_l0`` ``(4*units,)`` (gate order i, f, g, o, as in PyTorch).
+    """
+
+    _nn_name = "LSTM"
+    _n_states = 2
+
+    def __init__(
+        self,
+        units: int,
+        activation: str = "tanh",
+        recurrent_activation: str = "sigmoid",
+        use_bias: bool = True,
+        unit_forget_bias: bool = True,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            units,
+            activation=activation,
+            use_bias=use_bias,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            **kwargs,
+        )
+        self.recurrent_activation = _only(recurrent_activation, "sigmoid", "recurrent_activation")
+        self.unit_forget_bias = _check_bool(unit_forget_bias, "unit_forget_bias")
+
+    def _make_cell(self, input_size: int) -> torch.nn.Module:
+        from lstmkit import nn as lnn
+
+        kwargs: dict[str, Any] = dict(
+            batch_first=True,
+            bias=self.use_bias,
+            recurrent_bias=False,
+            forget_bias=1.0 if self.unit_forget_bias else 0.0,
+            init="keras",
+        )
+        if self.recurrent_dropout:
+            kwargs["recurrent_dropout"] = self.recurrent_dropout
+        return lnn.LSTM(input_size, self.units, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(recurrent_activation=self.recurrent_activation, unit_forget_bias=self.unit_forget_bias)
+        return config
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit layer (Keras's ``keras.layers.GRU`` with its default ``reset_after=True``:
+    two biases, so ``GRU(64)`` on 128 features has 37,248 weights).
+
+    Same arguments, inputs and outputs as :class:`LSTM` (one state: ``return_state`` gives ``[output, h]``);
+    ``recurrent_dropout`` is not supported. Weights use PyTorch's layout (gate order r, z, n) with
+    Keras's initialisers (glorot_uniform, orthogonal, zeros).
+
+    >>> import torch
+    >>> GRU(4)(torch.zeros(2, 5, 3)).shape
+    torch.Size([2, 4])
+    """
+
+    _nn_name = "GRU"
+    _n_states = 1
+
+    def __init__(self, units: int, activation: str = "tanh", recurrent_activation: str = "sigmoid", **kwargs: Any) -> None:
+        super().__init__(units, activation=activation, **kwargs)
+        self.recurrent_activation = _only(recurrent_activation, "sigmoid", "recurrent_activation")
+        if self.recurrent_dropout:
+            raise ConfigError(f"recurrent_dropout: GRU supports only 0.0, found {self.recurrent_dropout!r}")
+
+    def _make_cell(self, input_size: int) -> torch.nn.Module:
+        from lstmkit import nn as lnn
+
+        cell = lnn.GRU(input_size, self.units, bias=self.use_bias, batch_first=True)
+        _keras_init(cell, 3)
+        return cell
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["recurrent_activation"] = self.recurrent_activation
+        return config
+
+
+class SimpleRNN(_Recurrent):
+    """Fully connected recurrent layer, ``h_t = tanh(x_t W + h_{t-1} U + b)`` (Keras's ``SimpleRNN``: one
+    bias, so ``SimpleRNN(64)`` on 128 features has 12,352 weights).
+
+    Same arguments, inputs and outputs as :class:`LSTM` (one state); ``recurrent_dropout`` is not supported.
+
+    >>> import torch
+    >>> SimpleRNN(4, return_sequences=True)(torch.zeros(2, 5, 3)).shape
+    torch.Size([2, 5, 4])
+    """
+
+    _nn_name = "SimpleRNN"
+    _n_states = 1
+
+    def __init__(self, units: int, activation: str = "tanh", **kwargs: Any) -> None:
+        super().__init__(units, activation=activation, **kwargs)
+        if self.recurrent_dropout:
+            raise ConfigError(f"recurrent_dropout: SimpleRNN supports only 0.0, found {self.recurrent_dropout!r}")
+
+    def _make_cell(self, input_size: int) -> torch.nn.Module:
+        from lstmkit import nn as lnn
+
+        cell = lnn.SimpleRNN(input_size, self.units, bias=self.use_bias, batch_first=True, recurrent_bias=False)
+        _keras_init(cell, 1)
+        return cell

@@ -1,0 +1,204 @@
+"""``Model``: the Keras-style base class (``compile``/``fit``/``evaluate``/``predict``/``summary``/``save``).
+
+A model is a ``torch.nn.Module``: ``model(x)`` returns the output (probabilities for a softmax
+model) and ``model.parameters()`` works with any PyTorch code. :class:`~lstmkit.models.Sequential` is
+the usual concrete model; subclasses only need ``forward`` (and ``get_config`` to be saved).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import torch
+
+from lstmkit.errors import ConfigError
+from lstmkit.layers.base import snake_case
+from lstmkit.models.losses import Loss, get_loss, loss_from_config, loss_to_config
+from lstmkit.models.metrics import Metric, get_metric
+from lstmkit.models.optimizers import Optimizer, get_optimizer, optimizer_from_config, optimizer_to_config
+
+
+class Model(torch.nn.Module):
+    """Base class of lstmkit models (see the module docstring).
+
+    Attributes:
+        optimizer: the :class:`~lstmkit.models.optimizers.Optimizer` after ``compile``
+            (``model.optimizer.learning_rate`` is live).
+        loss: the :class:`~lstmkit.models.losses.Loss` after ``compile``.
+        history: the :class:`~lstmkit.models.callbacks.History` of the last ``fit``.
+        preprocessing: a JSON-able dict saved with the model (e.g. a tokenizer's vocabulary).
+        stop_training: set by a callback to end ``fit`` after the current epoch.
+    """
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__()
+        if name is not None and not isinstance(name, str):
+            raise ConfigError(f"name: expected a string, found {name!r}")
+        self.name = name or snake_case(type(self).__name__)
+        self.optimizer: Optimizer | None = None
+        self.loss: Loss | None = None
+        self.metrics_names: list[str] = []
+        self._metric_specs: list[Any] = []
+        self._compile_config: dict[str, Any] | None = None
+        self.stop_training = False
+        self.history = None
+        self.preprocessing: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ hooks for subclasses
+    @property
+    def output_shape(self) -> tuple | None:
+        """The output shape with ``None`` for the batch, e.g. ``(None, 2)``, once known."""
+        return None
+
+    def ensure_built(self, x: torch.Tensor) -> tuple:
+        """Build the model for inputs like ``x`` (a batch); return the output shape without the batch axis."""
+        with torch.no_grad():
+            was_training = self.training
+            self.eval()
+            out = self(x[:1])
+            self.train(was_training)
+        return tuple(out.shape[1:])
+
+    def check_inputs(self, x: torch.Tensor, argument: str) -> None:
+        """Validate a whole input array once (shape, dtype, ranges) before batching it."""
+
+    def logits_activation(self) -> str | None:
+        """``"softmax"``/``"sigmoid"`` when the last layer ends in it and :meth:`call_with_logits` can skip it."""
+        return None
+
+    def call_with_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before the final softmax/sigmoid (see :meth:`logits_activation`)."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        raise NotImplementedError(f"{type(self).__name__} does not implement get_config(), so it cannot be saved")
+
+    # ------------------------------------------------------------------ compile
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        metrics: list | tuple | None = None,
+        *,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+    ) -> None:
+        """Configure training.
+
+        Args:
+            optimizer: ``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"`` (default, as Keras) or ``"adagrad"``
+                with Keras's default learning rates; an :class:`~lstmkit.models.optimizers.Optimizer`
+                (``Adam(learning_rate=1e-4)``); a ``torch.optim`` class; or a factory
+                ``params -> torch.optim.Optimizer`` (e.g. ``functools.partial(torch.optim.SGD, lr=0.1)``).
+            loss: ``"categorical_crossentropy"``, ``"sparse_categorical_crossentropy"``,
+                ``"binary_crossentropy"``, ``"mse"``, ``"mae"``, ``"huber"``, a Loss, or a callable
+                ``(y_true, y_pred) -> tensor``.
+            metrics: names from ``"accuracy"``, ``"mae"``, ``"mse"``, ``"auc"``, ... (see
+                :data:`lstmkit.models.metrics.METRIC_NAMES`).
+            clipnorm / clipvalue / global_clipnorm: gradient clipping (overrides the optimizer's).
+
+        >>> from lstmkit.models import Sequential
+        >>> from lstmkit.layers import Dense
+        >>> m = Sequential([Dense(1, input_shape=(3,))])
+        >>> m.compile(optimizer="adam", loss="mse", metrics=["mae"])
+        """
+        if loss is None:
+            raise ConfigError("loss: expected a loss name, a Loss or a callable, found None")
+        self.loss = get_loss(loss)
+        self.optimizer = get_optimizer(optimizer, clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, (str, Metric)):
+            metrics = [metrics]
+        if not isinstance(metrics, (list, tuple)):
+            raise ConfigError(f"metrics: expected a list of metric names, found {metrics!r}")
+        # Check the names now (the accuracy variant is chosen once the output shape is known).
+        for m in metrics:
+            get_metric(m, loss_name=self.loss.name, output_shape=None)
+        self._metric_specs = list(metrics)
+        self.metrics_names = ["loss", *(m if isinstance(m, str) else m.name for m in metrics)]
+        opt_config = optimizer_to_config(self.optimizer)
+        loss_config = loss_to_config(self.loss)
+        self._compile_config = None
+        if opt_config is not None and loss_config is not None and all(isinstance(m, str) for m in metrics):
+            self._compile_config = {"optimizer": opt_config, "loss": loss_config, "metrics": list(metrics)}
+
+    @property
+    def compiled(self) -> bool:
+        return self.loss is not None
+
+    def compile_from_config(self, config: dict[str, Any]) -> None:
+        self.compile(
+            optimizer=optimizer_from_config(config["optimizer"]),
+            loss=loss_from_config(config["loss"]),
+            metrics=list(config.get("metrics") or []),
+        )
+
+    def make_metrics(self, output_shape: tuple | None) -> list[Metric]:
+        return [get_metric(m, loss_name=self.loss.name, output_shape=output_shape) for m in self._metric_specs]
+
+    # ------------------------------------------------------------------ training API (see training.py)
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = 32, epochs: int = 1, verbose: int = 1,
+            callbacks: list | None = None, validation_split: float = 0.0, validation_data: Any = None,
+            shuffle: bool = True, initial_epoch: int = 0):
+        """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`~lstmkit.models.callbacks.History`.
+
+        Args:
+            x, y: arrays (numpy, torch or lists) with the same number of samples.
+            batch_size: samples per gradient step (default 32).
+            epochs: passes over the data.
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+            callbacks: e.g. ``[EarlyStopping(patience=2)]``.
+            validation_split: fraction of the samples, taken from the end before shuffling, to validate on.
+            validation_data: ``(x_val, y_val)``, used instead of ``validation_split``.
+            shuffle: shuffle the training samples each epoch.
+        """
+        from lstmkit.models.training import fit
+
+        return fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                   validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
+                   initial_epoch=initial_epoch)
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = 32, verbose: int = 1,
+                 return_dict: bool = False):
+        """Loss and metrics on ``(x, y)``: a float (no metrics), a list ``[loss, *metrics]`` or, with
+        ``return_dict=True``, ``{"loss": ..., "accuracy": ...}``."""
+        from lstmkit.models.training import evaluate
+
+        return evaluate(self, x, y, batch_size=batch_size, verbose=verbose, return_dict=return_dict)
+
+    def predict(self, x: Any, batch_size: int | None = 32, verbose: int = 0) -> np.ndarray:
+        """The model's outputs (probabilities for softmax/sigmoid models) as a float32 numpy array."""
+        from lstmkit.models.training import predict
+
+        return predict(self, x, batch_size=batch_size, verbose=verbose)
+
+    # ------------------------------------------------------------------ inspection and files
+    def count_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def summary(self, print_fn: Any = None):
+        """Print a table of layers (name, output shape, params) and the totals; return a
+        :class:`~lstmkit.models.summary.ModelSummary` (``str()`` gives the plain-text table)."""
+        from lstmkit.models.summary import summarize
+
+        return summarize(self, print_fn=print_fn)
+
+    def save(self, filepath: Any) -> None:
+        """Write the model to one safetensors file (weights + JSON config, compile config,
+        preprocessing); see :func:`lstmkit.models.load`."""
+        from lstmkit.models.serialization import save_model
+
+        save_model(self, filepath)
+
+    def check_preprocessing(self) -> str:
+        """``self.preprocessing`` as JSON, or a ``ConfigError`` naming what cannot be serialised."""
+        if not isinstance(self.preprocessing, dict):
+            raise ConfigError(f"model.preprocessing: expected a JSON-serialisable dict, found {type(self.preprocessing).__name__}")
+        try:
+            return json.dumps(self.preprocessing, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"model.preprocessing: expected a JSON-serialisable dict, found {exc}") from None

@@ -103,8 +103,8 @@ class Layer(torch.nn.Module):
             )
         if not isinstance(trainable, bool):
             raise ConfigError(f"trainable: expected True or False, found {trainable!r}")
-        self.name: str | None = name
         self._auto_named = name is None
+        self.name: str = snake_case(type(self).__name__) if name is None else name
         self.input_shape_arg: Shape | None = None if input_shape is None else check_shape(input_shape, "input_shape")
         self.trainable = trainable
         self.built = False

@@ -46,7 +46,7 @@ class Bidirectional(Layer):
         if layer.return_state:
             raise ConfigError("layer: Bidirectional does not support return_state=True, found True")
         self.merge_mode = merge_mode
-        base = layer.name or type(layer).__name__.lower()
+        base = layer.name
         if backward_layer is None:
             config = dict(layer.get_config(), go_backwards=not layer.go_backwards, name=f"backward_{base}")
             backward_layer = type(layer).from_config(config)
@@ -55,7 +55,7 @@ class Bidirectional(Layer):
                 "backward_layer: expected a recurrent layer with the same return_sequences as layer, "
                 f"found {backward_layer!r:.60}"
             )
-        if layer.name is None:
+        if layer._auto_named:
             layer.name = f"forward_{base}"
         self.forward_layer = layer
         self.backward_layer = backward_layer

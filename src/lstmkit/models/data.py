@@ -29,9 +29,9 @@ def as_tensor(data: Any, argument: str) -> torch.Tensor:
             raise DataError(f"{argument}: expected at least one sample, found an empty {type(data).__name__}")
         try:
             arr = np.asarray(data)
-        except ValueError as exc:  # ragged nested lists
+        except ValueError:  # ragged nested lists
             raise DataError(
-                f"{argument}: expected a rectangular array (pad sequences to one length), found ragged data ({exc})"
+                f"{argument}: expected a rectangular array (pad sequences to one length), found rows of different lengths"
             ) from None
         if arr.dtype == object:
             raise DataError(

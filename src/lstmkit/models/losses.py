@@ -26,7 +26,9 @@ EPSILON = 1e-7  # Keras's backend epsilon: probabilities are clipped to [eps, 1 
 
 
 def _shape_str(shape: tuple) -> str:
-    return "(" + ", ".join(["N", *(str(d) for d in shape)]) + ")"
+    if not shape:
+        return "(N,)"
+    return "(" + ", ".join(["N", *("L" if d is None else str(d) for d in shape)]) + ")"
 
 
 def _fit_to_output(y: torch.Tensor, output_shape: tuple, name: str, argument: str, what: str) -> torch.Tensor:
@@ -255,7 +257,10 @@ def get_loss(loss: Any) -> Loss:
         key = ALIASES.get(loss.lower(), loss.lower())
         if key in LOSSES:
             return LOSSES[key]()
-        raise ConfigError(f"loss: expected one of {sorted(LOSSES) + sorted(ALIASES)} or a callable, found {loss!r}")
+        raise ConfigError(
+            f"loss: expected one of {sorted(LOSSES)} (or mean_squared_error, mean_absolute_error), "
+            f"a Loss or a callable, found {loss!r}"
+        )
     if callable(loss):
         return FunctionLoss(loss)
     raise ConfigError(f"loss: expected one of {sorted(LOSSES)}, a Loss or a callable, found {loss!r}")

@@ -76,7 +76,7 @@ class Sequential(Model):
         if any(existing is layer for existing in self.layers):
             raise ConfigError(f"layer: {layer.name!r} is already in Sequential {self.name!r}")
         names = {existing.name for existing in self.layers}
-        if layer.name is None or layer._auto_named and layer.name in names:
+        if layer._auto_named and layer.name in names:
             base = snake_case(type(layer).__name__)
             name, i = base, 0
             while name in names:

@@ -174,7 +174,7 @@ def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1
     params = [p for group in torch_opt.param_groups for p in group["params"]]
 
     history = History()
-    all_callbacks = [history, *callbacks]
+    all_callbacks = [*callbacks, history]  # History last: it records what other callbacks add to the logs
     run_params = {"epochs": epochs, "steps": steps, "verbose": verbose}
     for cb in all_callbacks:
         cb.set_model(model)
@@ -216,7 +216,7 @@ def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1
                 acc.add(loss, xb.shape[0])
                 step.update_metrics(yb, out, is_logits)
                 for cb in batch_hooks:
-                    cb.on_train_batch_end(i, {"loss": float(loss)})
+                    cb.on_train_batch_end(i, {"loss": float(loss.detach())})
                 reporter.batch_end(i, lambda: _logs(acc, step))
             logs = _logs(acc, step)
             if not math.isfinite(logs["loss"]):

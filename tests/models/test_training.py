@@ -1,0 +1,198 @@
+"""compile/fit/evaluate/predict details: optimizers, losses from logits, metrics, callbacks, output."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+
+from lstmkit.layers import LSTM, Dense, Embedding, Input
+from lstmkit.models import (
+    SGD,
+    Adam,
+    EarlyStopping,
+    LambdaCallback,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    RMSprop,
+    Sequential,
+    load,
+)
+from lstmkit.models.losses import get_loss
+from lstmkit.models.optimizers import get_optimizer
+
+
+def regression_data(n=64):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 3)).astype(np.float32)
+    y = x @ np.array([1.0, -2.0, 0.5], dtype=np.float32)
+    return x, y
+
+
+def linear_model(**compile_kwargs):
+    m = Sequential([Input((3,)), Dense(1)])
+    m.compile(**{"optimizer": SGD(learning_rate=0.1), "loss": "mse", **compile_kwargs})
+    return m
+
+
+@pytest.mark.parametrize(
+    "name,cls,lr", [("adam", torch.optim.Adam, 1e-3), ("sgd", torch.optim.SGD, 1e-2), ("rmsprop", torch.optim.RMSprop, 1e-3),
+                    ("adagrad", torch.optim.Adagrad, 1e-3), ("adamw", torch.optim.AdamW, 1e-3)]
+)
+def test_optimizer_names_use_keras_defaults(name, cls, lr):
+    m = linear_model(optimizer=name)
+    x, y = regression_data(8)
+    m.fit(x, y, verbose=0)
+    assert type(m.optimizer.torch_optimizer) is cls
+    assert m.optimizer.learning_rate == pytest.approx(lr)
+
+
+def test_torch_optimizer_class_and_factory():
+    x, y = regression_data()
+    m = linear_model(optimizer=torch.optim.SGD)
+    m.fit(x, y, verbose=0)
+    assert isinstance(m.optimizer.torch_optimizer, torch.optim.SGD)
+    m = linear_model(optimizer=functools.partial(torch.optim.SGD, lr=0.1))
+    h = m.fit(x, y, epochs=20, verbose=0)
+    assert h.history["loss"][-1] < 0.01
+
+
+def test_regression_learns_and_metrics():
+    x, y = regression_data()
+    m = linear_model(metrics=["mae", "mse"])
+    h = m.fit(x, y, epochs=30, batch_size=8, verbose=0)
+    assert h.history["loss"][-1] < 1e-3
+    loss, mae, mse = m.evaluate(x, y, verbose=0)
+    assert mse == pytest.approx(loss, rel=1e-4) and mae < 0.05
+    assert m.evaluate(x, y, verbose=0, return_dict=True).keys() == {"loss", "mae", "mse"}
+    assert isinstance(linear_model().evaluate(x, y, verbose=0), float)
+
+
+def test_gradient_clipping_on_compile():
+    x, y = regression_data()
+    m = linear_model(clipvalue=1e-4)
+    before = m.layers[0].kernel.detach().clone()
+    m.fit(x[:8], y[:8], batch_size=8, verbose=0)
+    # one SGD step of lr 0.1 with every gradient element clipped to 1e-4
+    assert (m.layers[0].kernel.detach() - before).abs().max() <= 1e-5 + 1e-7
+    m = linear_model(optimizer=SGD(learning_rate=0.1, clipnorm=1e-3))
+    before = m.layers[0].kernel.detach().clone()
+    m.fit(x[:8], y[:8], batch_size=8, verbose=0)
+    assert (m.layers[0].kernel.detach() - before).norm() <= 1e-4 + 1e-7
+    opt = get_optimizer("adam", global_clipnorm=1.0)
+    assert opt.global_clipnorm == 1.0
+
+
+def test_crossentropy_from_logits_equals_from_probabilities():
+    torch.manual_seed(0)
+    for loss_name, act, units, y in [
+        ("categorical_crossentropy", "softmax", 3, torch.eye(3)[torch.tensor([0, 2, 1, 1])]),
+        ("sparse_categorical_crossentropy", "softmax", 3, torch.tensor([0, 2, 1, 1])),
+        ("binary_crossentropy", "sigmoid", 1, torch.tensor([[0.0], [1.0], [1.0], [0.0]])),
+    ]:
+        m = Sequential([Input((5,)), Dense(units, activation=act)])
+        x = torch.randn(4, 5)
+        loss = get_loss(loss_name)
+        from_probs = loss(y, m(x))
+        from_logits = loss.compute(y, m.call_with_logits(x), True)
+        torch.testing.assert_close(from_probs, from_logits, rtol=1e-4, atol=1e-5)
+
+
+def test_logits_path_is_stable_for_saturated_softmax():
+    m = Sequential([Input((2,)), Dense(2, activation="softmax")])
+    m.compile(optimizer="sgd", loss="categorical_crossentropy")
+    with torch.no_grad():
+        m.layers[0].kernel.copy_(torch.tensor([[200.0, -200.0], [0.0, 0.0]]))
+    h = m.fit(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), verbose=0)
+    assert h.history["loss"][0] == pytest.approx(400.0, rel=1e-3)  # exact, not clipped at -log(1e-7)
+    assert np.allclose(m.predict(np.array([[1.0, 0.0]])).sum(), 1.0)
+
+
+def test_binary_model_with_auc_and_accuracy():
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 10, size=(128, 6))
+    y = (x[:, 0] > 5).astype(np.float32)
+    m = Sequential([Embedding(10, 8), LSTM(8), Dense(1, activation="sigmoid")])
+    m.compile(optimizer=Adam(learning_rate=0.05), loss="binary_crossentropy", metrics=["accuracy", "auc"])
+    h = m.fit(x, y, epochs=8, verbose=0, validation_data=(x[:32], y[:32]))
+    assert {"accuracy", "auc", "val_accuracy", "val_auc"} <= set(h.history)
+    assert h.history["auc"][-1] > 0.9 and h.history["val_accuracy"][-1] > 0.8
+    assert m.predict(x).shape == (128, 1)
+
+
+def test_early_stopping_restores_best_weights():
+    x, y = regression_data()
+    m = linear_model(optimizer=SGD(learning_rate=0.01))
+    snapshots = []
+    cb = LambdaCallback(on_epoch_end=lambda epoch, logs: snapshots.append((logs["loss"], m.state_dict()["layers.0.kernel"].clone())))
+    # monitor a fixed quantity that never improves after epoch 0 -> stops after patience epochs
+    stop = EarlyStopping(monitor="loss", mode="max", patience=2, restore_best_weights=True)
+    h = m.fit(x, y, epochs=20, verbose=0, callbacks=[cb, stop])
+    assert len(h.history["loss"]) == 3 and stop.stopped_epoch == 2
+    torch.testing.assert_close(m.state_dict()["layers.0.kernel"], snapshots[0][1])
+
+
+def test_early_stopping_missing_monitor_is_clear():
+    x, y = regression_data()
+    from lstmkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="val_loss.*validation"):
+        linear_model().fit(x, y, verbose=0, callbacks=[EarlyStopping()])
+
+
+def test_model_checkpoint_save_best_only(tmp_path):
+    x, y = regression_data()
+    path = tmp_path / "best.lstmkit"
+    m = linear_model()
+    m.fit(x, y, epochs=3, verbose=0, validation_split=0.25, callbacks=[ModelCheckpoint(path, save_best_only=True)])
+    assert path.exists()
+    np.testing.assert_allclose(load(path).predict(x), m.predict(x), atol=1e-6)  # val_loss kept falling
+    m.fit(x, y, epochs=2, verbose=0, callbacks=[ModelCheckpoint(str(tmp_path / "e{epoch:02d}-{loss:.3f}.lstmkit"), monitor="loss")])
+    assert len(list(tmp_path.glob("e0*.lstmkit"))) == 2
+
+
+def test_learning_rate_callbacks():
+    x, y = regression_data()
+    m = linear_model(optimizer=RMSprop(learning_rate=0.01))
+    h = m.fit(x, y, epochs=3, verbose=0, callbacks=[LearningRateScheduler(lambda epoch, lr: 0.01 * 0.5**epoch)])
+    assert h.history["learning_rate"] == pytest.approx([0.01, 0.005, 0.0025])
+    assert m.optimizer.torch_optimizer.param_groups[0]["lr"] == pytest.approx(0.0025)
+    m = linear_model(optimizer=SGD(learning_rate=0.1))
+    plateau = ReduceLROnPlateau(monitor="loss", mode="max", factor=0.5, patience=1)
+    h = m.fit(x, y, epochs=3, verbose=0, callbacks=[plateau])
+    assert h.history["learning_rate"][-1] < 0.1
+
+
+def test_verbose_levels(capsys):
+    x, y = regression_data(16)
+    m = linear_model(metrics=["mae"])
+    m.fit(x, y, epochs=2, verbose=0)
+    assert capsys.readouterr().out == ""
+    m.fit(x, y, epochs=2, verbose=2)
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.strip()]
+    assert len(lines) == 2 and lines[1].startswith("Epoch 2/2") and "loss:" in lines[1] and "mae:" in lines[1]
+    m.fit(x, y, epochs=1, verbose=1)
+    out = capsys.readouterr().out
+    assert "Epoch 1/1" in out and "loss:" in out
+
+
+def test_predict_and_call_accept_numpy_and_lists():
+    m = Sequential([Embedding(10, 4, input_length=3), LSTM(2), Dense(2, activation="softmax")])
+    assert m.predict([[1, 2, 3], [4, 5, 6]]).shape == (2, 2)
+    assert m(np.array([[1, 2, 3]])).shape == (1, 2)
+
+
+def test_fit_does_not_shuffle_when_asked():
+    seen = []
+    m = linear_model()
+
+    class Spy(LambdaCallback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append(batch)
+
+    x, y = regression_data(20)
+    m.fit(x, y, batch_size=8, shuffle=False, verbose=0, callbacks=[Spy()])
+    assert seen == [0, 1, 2]

@@ -195,3 +195,30 @@ def test_module_moves_and_keeps_fast_path_weights():
     assert m.bias_hh_l0.dtype == torch.float64
     out, _ = m(torch.randn(2, 1, 3, dtype=torch.float64))
     assert out.dtype == torch.float64
+
+
+def test_reference_loop_restores_thread_count_after_forward_and_backward():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        m = LSTM(3, 4)
+        seen = []
+        import lstmkit.nn.reference as reference
+
+        original = reference.lstm_step
+
+        def spy(*args):
+            seen.append(torch.get_num_threads())
+            return original(*args)
+
+        reference.lstm_step = spy
+        try:
+            out, (h, c) = m.reference_forward(torch.randn(3, 2, 3))
+        finally:
+            reference.lstm_step = original
+        assert seen == [1, 1, 1] and torch.get_num_threads() == 2
+        out.sum().backward()
+        assert torch.get_num_threads() == 2
+        assert m.weight_hh_l0.grad is not None
+    finally:
+        torch.set_num_threads(before)

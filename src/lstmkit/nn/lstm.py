@@ -20,7 +20,7 @@ from lstmkit.nn.initializers import (
 )
 from lstmkit.nn.lengths import as_lengths, reverse_padded, step_mask
 from lstmkit.nn.reference import DirectionWeights, lstm_sequence
-from lstmkit.nn.threads import loop_threads
+from lstmkit.nn.threads import loop_threads, loop_threads_in_backward
 from lstmkit.nn.trace import GateTrace
 from lstmkit.nn.variants import LayerNormWeights, Peephole, variational_mask
 
@@ -260,7 +260,9 @@ class LSTM(RecurrentBase):
                     layer_input = F.dropout(layer_input, self.dropout, training=True)
                 trace.append(layer_trace)
         output = layer_input.transpose(0, 1) if self.batch_first else layer_input
-        result = self._finish(output, torch.stack(h_n), torch.stack(c_n), is_batched)
+        h_n, c_n = torch.stack(h_n), torch.stack(c_n)
+        loop_threads_in_backward(output, h_n, c_n)
+        result = self._finish(output, h_n, c_n, is_batched)
         if not return_gates:
             return result
         batch_dim = 0 if self.batch_first else 1

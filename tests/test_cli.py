@@ -65,3 +65,24 @@ def test_import_of_cli_does_not_import_torch():
     code = "import sys, lstmkit.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_tiny_demo_run(tmp_path):
+    import json
+
+    words = {1: "good great wonderful", 0: "bad awful boring"}
+    data = tmp_path / "mini"
+    data.mkdir()
+    for name, n in (("train", 16), ("valid", 4), ("test", 4)):
+        lines = [json.dumps({"text": f"the film is {words[i % 2]} .", "label": i % 2}) for i in range(n)]
+        (data / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "runs" / "m.lstmkit"
+    result = runner.invoke(
+        app, ["demo", "--data", str(data), "--epochs", "1", "--max-length", "8", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    for needle in ("Embedding", "LSTM", "Dense", "1,329,538", "Epoch 1/1", "test accuracy:", "P(positive)",
+                   f"model saved to {out}"):
+        assert needle in text, needle
+    assert out.is_file()

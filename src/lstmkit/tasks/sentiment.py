@@ -19,7 +19,6 @@ Python API::
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import time
@@ -209,53 +208,6 @@ def load_classifier(path: str | PathLike[str]) -> SentimentClassifier:
 
 
 # ---------------------------------------------------------------------------------------- training
-class _BestValAccuracy:
-    """Keras-style callback: early stopping on ``val_accuracy`` that keeps the best epoch's weights.
-
-    Improvement means strictly higher (ties keep the earlier, less trained epoch).
-    """
-
-    def __init__(self, patience: int) -> None:
-        self.patience = patience
-        self.model: Any = None
-        self.best = -math.inf
-        self.best_epoch = 0
-        self.best_state: dict[str, Any] | None = None
-        self.wait = 0
-
-    # Keras callback protocol (the methods lstmkit.models calls); the rest are no-ops.
-    def set_model(self, model: Any) -> None:
-        self.model = model
-
-    def set_params(self, params: Any) -> None:
-        pass
-
-    def on_train_begin(self, logs: Any = None) -> None:
-        self.best, self.best_epoch, self.best_state, self.wait = -math.inf, 0, None, 0
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        logs = logs or {}
-        if "val_accuracy" not in logs:
-            raise ConfigError("early stopping needs 'val_accuracy' in the epoch logs (validation_data and accuracy)")
-        value = float(logs["val_accuracy"])
-        if value > self.best:
-            self.best, self.best_epoch, self.wait = value, epoch + 1, 0
-            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        else:
-            self.wait += 1
-            if self.wait >= self.patience:
-                self.model.stop_training = True
-
-    def on_train_end(self, logs: Any = None) -> None:
-        if self.best_state is not None:
-            self.model.load_state_dict(self.best_state)
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        if name.startswith("on_"):
-            return lambda *a, **k: None
-        raise AttributeError(name)
-
-
 @dataclass
 class SentimentResult:
     classifier: SentimentClassifier
@@ -331,13 +283,17 @@ def train_sentiment(
     y_train, y_valid, y_test = (one_hot(s.labels) for s in (data.train, data.valid, data.test))
 
     # The Embedding is sized max_tokens like the article's (ids beyond a smaller vocabulary are never used).
-    model = build_model(max_tokens, embedding_dim=embedding_dim, units=units)
+    model = build_model(max_tokens, embedding_dim=embedding_dim, units=units, sequence_length=max_length)
     classifier = SentimentClassifier(model, vectorizer)
     model.preprocessing = classifier.preprocessing()
     if verbose:
         _print_summary(model, echo)
 
-    stopper = _BestValAccuracy(patience)
+    from lstmkit.models.callbacks import EarlyStopping
+
+    # Validation accuracy (not loss): the loss of this small, fast-overfitting model rises while accuracy
+    # still improves. Ties keep the earlier epoch; the best epoch's weights are restored.
+    stopper = EarlyStopping(monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True)
     t0 = time.perf_counter()
     hist = model.fit(
         x_train,
@@ -368,9 +324,9 @@ def train_sentiment(
         test_accuracy=test_accuracy,
         test_correct=test_correct,
         test_size=len(data.test),
-        best_epoch=stopper.best_epoch,
-        best_val_accuracy=stopper.best,
-        epochs_run=len(history.get("loss", [])) or stopper.best_epoch,
+        best_epoch=stopper.best_epoch + 1,
+        best_val_accuracy=float(stopper.best),
+        epochs_run=len(history["loss"]),
         train_seconds=train_seconds,
         output=out_path,
         examples=classifier.predict(list(examples)) if examples else [],
@@ -386,18 +342,7 @@ def _evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> tupl
 
 
 def _print_summary(model: Any, echo: Callable[[str], None]) -> None:
-    text = model.summary(print_fn=echo) if _accepts_print_fn(model) else model.summary()
-    if isinstance(text, str):
-        echo(text)
-
-
-def _accepts_print_fn(model: Any) -> bool:
-    import inspect
-
-    try:
-        return "print_fn" in inspect.signature(model.summary).parameters
-    except (TypeError, ValueError):
-        return False
+    model.summary(print_fn=echo)
 
 
 __all__ = [

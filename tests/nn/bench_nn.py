@@ -85,7 +85,7 @@ def main() -> None:
         t_switch = timeit(lambda: m.reference_forward(x), 5)
     tr_switch = timeit(train_ref, 3)
     print(f"2 threads with lstmkit's loop_threads() switch to 1 inside the loop: reference {t_switch*1e3:7.2f} ms (no_grad), "
-          f"fwd+bwd {tr_switch*1e3:7.2f} ms (the backward pass runs after the loop, on 2 threads)")
+          f"fwd+bwd {tr_switch*1e3:7.2f} ms (forward loop and its backward switched)")
 
 
 if __name__ == "__main__":

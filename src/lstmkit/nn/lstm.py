@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lstmkit.errors import ShapeError
+from lstmkit.errors import ConfigError, ShapeError
 from lstmkit.nn._base import RecurrentBase, check_bool, check_probability
 from lstmkit.nn.fast import run_fused
 from lstmkit.nn.initializers import (
@@ -210,8 +210,6 @@ class LSTM(RecurrentBase):
     def fast_forward(self, input: Tensor, hx: State | None = None, *, lengths=None):
         """The fused kernel; raises :class:`~lstmkit.errors.ConfigError` if a variant is on."""
         if self.peephole or self.layer_norm or (self.recurrent_dropout > 0.0 and self.training):
-            from lstmkit.errors import ConfigError
-
             raise ConfigError(
                 "LSTM fast_forward: expected no peephole, layer_norm or (training) recurrent_dropout, "
                 f"found peephole={self.peephole}, layer_norm={self.layer_norm}, "

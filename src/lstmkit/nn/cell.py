@@ -90,7 +90,7 @@ class LSTMCell(nn.Module):
                 for p in self.parameters():
                     p.uniform_(-bound, bound)
             else:
-                glorot_uniform_(w.weight_ih, blocks=4)
+                glorot_uniform_(w.weight_ih)
                 orthogonal_(w.weight_hh)
                 for p in (w.bias_ih, w.bias_hh, *(w.peephole or ())):
                     if p is not None:

@@ -1,8 +1,9 @@
 """Weight initialisation schemes: ``init="torch"`` and ``init="keras"``.
 
 ``"torch"``  every parameter ~ U(-1/sqrt(H), 1/sqrt(H)) (``torch.nn.LSTM``'s default).
-``"keras"``  input weights glorot-uniform, one gate block ``(H, H_in)`` at a time
-             (bound ``sqrt(6 / (H_in + H))``); recurrent weights orthogonal (the whole
+``"keras"``  input weights glorot-uniform over the whole ``(4H, H_in)`` matrix, exactly as Keras
+             draws its ``(H_in, 4H)`` kernel (bound ``sqrt(6 / (H_in + 4H))``); recurrent weights
+             orthogonal (the whole
              ``(4H, H_out)`` matrix, i.e. Keras's ``(H_out, 4H)`` recurrent kernel transposed);
              projection glorot-uniform; biases zero; peephole weights zero.
 
@@ -38,11 +39,10 @@ def check_forget_bias(owner: str, forget_bias: object) -> float | None:
 
 
 @torch.no_grad()
-def glorot_uniform_(weight: Tensor, blocks: int = 1) -> Tensor:
-    """Glorot/Xavier uniform on each of ``blocks`` row blocks of ``weight`` separately."""
+def glorot_uniform_(weight: Tensor) -> Tensor:
+    """Glorot/Xavier uniform: ``U(-b, b)`` with ``b = sqrt(6 / (fan_in + fan_out))``."""
     rows, cols = weight.shape
-    block_rows = rows // blocks
-    bound = math.sqrt(6.0 / (block_rows + cols))
+    bound = math.sqrt(6.0 / (rows + cols))
     return weight.uniform_(-bound, bound)
 
 

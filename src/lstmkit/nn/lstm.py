@@ -135,7 +135,7 @@ class LSTM(RecurrentBase):
                 for direction in range(self.num_directions):
                     w = self.direction_weights(layer, direction)
                     if self.init == "keras":
-                        glorot_uniform_(w.weight_ih, blocks=4)
+                        glorot_uniform_(w.weight_ih)
                         orthogonal_(w.weight_hh)
                         if w.weight_hr is not None:
                             glorot_uniform_(w.weight_hr)

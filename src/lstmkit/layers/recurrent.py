@@ -191,23 +191,6 @@ class _Recurrent(Layer):
         return f"name={self.name!r}, units={self.units}, return_sequences={self.return_sequences}"
 
 
-@torch.no_grad()
-def _keras_init(cell: torch.nn.Module, gates: int) -> None:
-    """Keras's defaults for a cell whose nn module has no ``init="keras"``: glorot_uniform input
-    kernel, orthogonal recurrent kernel (per gate block, as Keras's (units, gates*units) matrix), zero biases."""
-    from lstmkit.layers.initializers import initialize
-
-    for name, p in cell.named_parameters():
-        if name.startswith("weight_ih"):
-            initialize(p, "glorot_uniform", fan_in=p.shape[1], fan_out=p.shape[0])
-        elif name.startswith("weight_hh"):
-            h = p.shape[1]
-            q = torch.nn.init.orthogonal_(torch.empty(gates * h, h).t().contiguous())  # (h, gates*h)
-            p.copy_(q.t())
-        elif name.startswith("bias"):
-            p.zero_()
-
-
 class LSTM(_Recurrent):
     """Long short-term memory layer (Keras's ``keras.layers.LSTM``).
 
@@ -306,9 +289,7 @@ class GRU(_Recurrent):
     def _make_cell(self, input_size: int) -> torch.nn.Module:
         from lstmkit import nn as lnn
 
-        cell = lnn.GRU(input_size, self.units, bias=self.use_bias, batch_first=True)
-        _keras_init(cell, 3)
-        return cell
+        return lnn.GRU(input_size, self.units, bias=self.use_bias, batch_first=True, init="keras")
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -338,6 +319,6 @@ class SimpleRNN(_Recurrent):
     def _make_cell(self, input_size: int) -> torch.nn.Module:
         from lstmkit import nn as lnn
 
-        cell = lnn.SimpleRNN(input_size, self.units, bias=self.use_bias, batch_first=True, recurrent_bias=False)
-        _keras_init(cell, 1)
-        return cell
+        return lnn.SimpleRNN(
+            input_size, self.units, bias=self.use_bias, batch_first=True, recurrent_bias=False, init="keras"
+        )

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.errors import ConfigError, InputValueError, ShapeError
+from lstmkit.nn.initializers import glorot_uniform_, orthogonal_
 
 
 def check_positive_int(owner: str, name: str, value: object) -> int:
@@ -111,6 +112,24 @@ class RecurrentBase(nn.Module):
         with torch.no_grad():
             for p in self.parameters():
                 p.uniform_(-bound, bound)
+
+    def keras_init_(self) -> None:
+        """Keras's defaults: glorot-uniform input and projection kernels, orthogonal recurrent kernels, zero biases."""
+        with torch.no_grad():
+            for name, p in self.named_parameters():
+                if name.startswith(("weight_ih", "weight_hr")):
+                    glorot_uniform_(p)
+                elif name.startswith("weight_hh"):
+                    orthogonal_(p)
+                elif name.startswith(("bias_ih", "bias_hh")):
+                    p.zero_()
+
+    def init_weights_(self, init: str) -> None:
+        """Apply the named scheme (see :mod:`lstmkit.nn.initializers`) to the torch-layout weights."""
+        if init == "keras":
+            self.keras_init_()
+        else:
+            self.torch_uniform_()
 
     # ---- argument checks -------------------------------------------------------------------
 

@@ -3,7 +3,8 @@ r"""Recurrent baselines on PyTorch's fused kernels: SimpleRNN (Elman) and GRU.
 Same interface style as :class:`lstmkit.nn.LSTM`: torch parameter names/layout (state dicts load
 into and from ``torch.nn.RNN`` / ``torch.nn.GRU``), ``forward(input, hx=None, *, lengths=None) ->
 (output, h_n)`` with the same ``lengths`` semantics (padded steps keep the state and output zeros,
-``h_n`` at each row's own last step, length 0 returns ``h_0``).
+``h_n`` at each row's own last step, length 0 returns ``h_0``). ``init="torch"`` (default) or
+``"keras"`` (glorot-uniform input kernel, orthogonal recurrent kernel, zero biases).
 
 SimpleRNN: ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` (or ``relu``). Its gradient
 through time is a product of ``W_hh^T diag(tanh')`` factors, which vanishes (or explodes)
@@ -29,14 +30,16 @@ from torch import Tensor
 from lstmkit.errors import ConfigError
 from lstmkit.nn._base import RecurrentBase
 from lstmkit.nn.fast import run_fused
+from lstmkit.nn.initializers import check_init
 from lstmkit.nn.lengths import as_lengths
 
 
 class _FusedRecurrent(RecurrentBase):
     _mode: str
+    init: str
 
     def reset_parameters(self) -> None:
-        self.torch_uniform_()
+        self.init_weights_(self.init)
 
     def forward(self, input: Tensor, hx: Tensor | None = None, *, lengths: Tensor | Sequence[int] | None = None):
         x, is_batched = self.check_input(input)
@@ -73,6 +76,7 @@ class SimpleRNN(_FusedRecurrent):
         *,
         recurrent_bias: bool = True,
         nonlinearity: str = "tanh",
+        init: str = "torch",
         device=None,
         dtype=None,
     ) -> None:
@@ -84,6 +88,7 @@ class SimpleRNN(_FusedRecurrent):
         )  # fmt: skip
         self.nonlinearity = nonlinearity
         self._mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        self.init = check_init("SimpleRNN", init)
         self.reset_parameters()
 
 
@@ -103,6 +108,7 @@ class GRU(_FusedRecurrent):
         bidirectional: bool = False,
         *,
         recurrent_bias: bool = True,
+        init: str = "torch",
         device=None,
         dtype=None,
     ) -> None:
@@ -110,6 +116,7 @@ class GRU(_FusedRecurrent):
             "GRU", 3, input_size, hidden_size, num_layers, bias, batch_first, dropout,
             bidirectional, 0, recurrent_bias, device, dtype,
         )  # fmt: skip
+        self.init = check_init("GRU", init)
         self.reset_parameters()
 
 

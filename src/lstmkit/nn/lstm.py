@@ -11,13 +11,7 @@ from torch import Tensor, nn
 from lstmkit.errors import ConfigError, ShapeError
 from lstmkit.nn._base import RecurrentBase, check_bool, check_probability
 from lstmkit.nn.fast import run_fused
-from lstmkit.nn.initializers import (
-    check_forget_bias,
-    check_init,
-    glorot_uniform_,
-    orthogonal_,
-    set_forget_bias_,
-)
+from lstmkit.nn.initializers import check_forget_bias, check_init, set_forget_bias_
 from lstmkit.nn.lengths import as_lengths, reverse_padded, step_mask
 from lstmkit.nn.reference import DirectionWeights, lstm_sequence
 from lstmkit.nn.threads import loop_threads, loop_threads_in_backward
@@ -128,23 +122,14 @@ class LSTM(RecurrentBase):
     # ---- parameters ------------------------------------------------------------------------
 
     def reset_parameters(self) -> None:
-        if self.init == "torch":
-            self.torch_uniform_()
+        self.init_weights_(self.init)
         with torch.no_grad():
             for layer in range(self.num_layers):
                 for direction in range(self.num_directions):
                     w = self.direction_weights(layer, direction)
-                    if self.init == "keras":
-                        glorot_uniform_(w.weight_ih)
-                        orthogonal_(w.weight_hh)
-                        if w.weight_hr is not None:
-                            glorot_uniform_(w.weight_hr)
-                        for b in (w.bias_ih, w.bias_hh):
-                            if b is not None:
-                                b.zero_()
-                        if w.peephole is not None:
-                            for p in w.peephole:
-                                p.zero_()
+                    if self.init == "keras" and w.peephole is not None:
+                        for p in w.peephole:
+                            p.zero_()
                     if w.layer_norm is not None:
                         w.layer_norm.gates_weight.fill_(1.0)
                         w.layer_norm.gates_bias.zero_()

@@ -118,3 +118,15 @@ def test_transformer_errors():
         m(torch.randn(5, 1, 3))
     with pytest.raises(ConfigError, match="hx"):
         m(torch.randn(2, 1, 3), torch.zeros(1))
+
+
+@pytest.mark.parametrize("cls,gates", [(SimpleRNN, 1), (GRU, 3)])
+def test_keras_init_on_baselines(cls, gates):
+    m = cls(5, 4, init="keras")
+    assert torch.count_nonzero(m.bias_ih_l0) == 0 and torch.count_nonzero(m.bias_hh_l0) == 0
+    bound = (6.0 / (5 + gates * 4)) ** 0.5  # glorot over the whole (gates*H, H_in) kernel, as Keras
+    assert m.weight_ih_l0.abs().max() <= bound
+    w = m.weight_hh_l0  # (gates*H, H): orthonormal columns
+    torch.testing.assert_close(w.T @ w, torch.eye(4), atol=1e-5, rtol=0)
+    with pytest.raises(ConfigError, match="init"):
+        cls(5, 4, init="xavier")

@@ -1,6 +1,6 @@
 """Quick timing script (not a test): fused fast path vs plain torch.nn.LSTM, reference loop 1 vs 2 threads.
 
-Run: .venv/bin/python tests/nn/bench_nn.py [--threads N]
+Run: .venv/bin/python benchmarks/nn_paths.py [--threads N]
 """
 
 from __future__ import annotations

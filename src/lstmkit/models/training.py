@@ -218,9 +218,7 @@ def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1
                 for cb in batch_hooks:
                     cb.on_train_batch_end(i, {"loss": float(loss.detach())})
                 reporter.batch_end(i, lambda: _logs(acc, step))
-            logs = _logs(acc, step)
-            if not math.isfinite(logs["loss"]):
-                pass  # reported as nan/inf in the logs, as Keras does
+            logs = _logs(acc, step)  # a diverged loss shows as nan/inf, as in Keras
             if x_val is not None:
                 logs.update(_evaluate_tensors(model, x_val, y_val, batch_size, output_shape, prefix="val_"))
             reporter.epoch_end(epoch, logs)

@@ -108,6 +108,9 @@ def demo(
         "runs/demo/sentiment.lstmkit"
     ),
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    threads: Annotated[
+        int, typer.Option(help="torch threads (1 is fastest for this small model on a small, shared CPU).")
+    ] = 1,
 ) -> None:
     """Train the article's sentiment LSTM on movie reviews, report test accuracy, classify two sentences."""
     from lstmkit.tasks import sentiment
@@ -115,7 +118,8 @@ def demo(
     data_dir = sentiment.resolve_data_dir(data)
     typer.echo(f"data: {data_dir}")
     result = sentiment.train_sentiment(
-        data_dir, epochs=epochs, max_length=max_length, output=output, seed=seed, verbose=1, echo=typer.echo
+        data_dir, epochs=epochs, max_length=max_length, output=output, seed=seed, threads=threads,
+        verbose=1, echo=typer.echo,
     )
     typer.echo("")
     typer.echo(

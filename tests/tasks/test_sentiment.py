@@ -139,3 +139,18 @@ def test_load_classifier_rejects_a_model_without_vectorizer(tmp_path):
     m.save(p)
     with pytest.raises(ModelFileError, match="not a sentiment model"):
         load_classifier(p)
+
+
+def test_classifier_runs_each_text_unpadded_at_its_own_length(synthetic_dir):
+    res = train_sentiment(synthetic_dir, epochs=1, output=None, **SMALL)
+    clf = res.classifier
+    texts = ["great", "the film is bad", "", "the plot is great and the actor is superb " * 10]
+    assert clf.token_ids("") == [0]
+    assert len(clf.token_ids(texts[3])) == 40  # truncated to max_length, keeping the end
+    assert clf.token_ids(texts[3])[-1] == clf.vectorizer.encode(texts[3])[-1]
+    together = clf.predict_proba(texts)
+    one_by_one = np.concatenate([clf.predict_proba([t]) for t in texts])
+    np.testing.assert_allclose(together, one_by_one, rtol=1e-6, atol=1e-7)
+    direct = res.model.predict(np.asarray([clf.token_ids("the film is bad")]), verbose=0)
+    np.testing.assert_allclose(together[1], direct[0], rtol=1e-6, atol=1e-7)
+    assert clf.predict("great")[0].text == "great"  # a single string is one text

@@ -154,3 +154,19 @@ def test_classifier_runs_each_text_unpadded_at_its_own_length(synthetic_dir):
     direct = res.model.predict(np.asarray([clf.token_ids("the film is bad")]), verbose=0)
     np.testing.assert_allclose(together[1], direct[0], rtol=1e-6, atol=1e-7)
     assert clf.predict("great")[0].text == "great"  # a single string is one text
+
+
+def test_unwritable_output_fails_before_training(synthetic_dir, tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match=r"output: cannot create directory .*afile"):
+        train_sentiment(synthetic_dir, output=blocker / "sub" / "m.lstmkit", **SMALL)
+    with pytest.raises(ConfigError, match="is a directory"):
+        train_sentiment(synthetic_dir, output=tmp_path, **SMALL)
+
+
+def test_data_path_that_is_a_file(tmp_path):
+    f = tmp_path / "train.jsonl"
+    f.write_text("{}\n")
+    with pytest.raises(DataError, match="is a file, expected a directory"):
+        resolve_data_dir(f)

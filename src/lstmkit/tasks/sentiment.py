@@ -98,6 +98,8 @@ def resolve_data_dir(data_dir: str | PathLike[str] | None = None) -> Path:
     """
     if data_dir is not None:
         p = Path(data_dir).expanduser()
+        if p.exists() and not p.is_dir():
+            raise DataError(f"movie review data path is a file, expected a directory: {p}; {_HOW_TO_PASS}")
         if not p.is_dir():
             raise DataError(f"movie review data directory not found: {p}; {_HOW_TO_PASS}")
         return p
@@ -312,9 +314,24 @@ def train_sentiment(
     if threads is not None:
         threads = _check_int("threads", threads, 1)
     data = load_dataset(data_dir)
+    out_path = _prepare_output(output)
     with _torch_threads(threads):
         return _train(data, epochs, max_length, max_tokens, embedding_dim, units, batch_size, patience,
-                      output, seed, examples, verbose, echo)
+                      out_path, seed, examples, verbose, echo)
+
+
+def _prepare_output(output: str | PathLike[str] | None) -> Path | None:
+    """Check (before training) that the model file can be written: its directory is made now."""
+    if output is None:
+        return None
+    path = Path(output).expanduser()
+    if path.is_dir():
+        raise ConfigError(f"output: {path} is a directory; give a file path such as {path / 'sentiment.lstmkit'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"output: cannot create directory {path.parent}: {e.strerror or e}") from None
+    return path
 
 
 @contextlib.contextmanager
@@ -331,7 +348,7 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 
 
 def _train(data: SentimentDataset, epochs: int, max_length: int, max_tokens: int, embedding_dim: int, units: int,
-           batch_size: int, patience: int, output: str | PathLike[str] | None, seed: int, examples: Sequence[str],
+           batch_size: int, patience: int, out_path: Path | None, seed: int, examples: Sequence[str],
            verbose: int, echo: Callable[[str], None]) -> SentimentResult:
     seed_everything(seed)
 
@@ -370,11 +387,11 @@ def _train(data: SentimentDataset, epochs: int, max_length: int, max_tokens: int
     probs = np.asarray(model.predict(x_test, batch_size=batch_size, verbose=0))
     test_correct = int((probs.argmax(axis=1) == data.test.labels).sum())
 
-    out_path = None
-    if output is not None:
-        out_path = Path(output)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        model.save(out_path)
+    if out_path is not None:
+        try:
+            model.save(out_path)
+        except OSError as e:
+            raise ConfigError(f"output: cannot write the model to {out_path}: {e.strerror or e}") from None
 
     return SentimentResult(
         classifier=classifier,

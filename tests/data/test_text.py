@@ -135,3 +135,13 @@ def test_bad_inputs_raise_input_value_error():
 def test_accepts_numpy_string_arrays():
     v = TextVectorizer().fit(np.array(TEXTS))
     assert v(np.array(["the cat"])).tolist() == [[2, 4]]
+
+
+def test_vectorizer_from_config_dispatches_on_class_name():
+    from lstmkit.data import vectorizer_from_config
+
+    v = TextVectorizer(output_sequence_length=3).fit(TEXTS)
+    w = vectorizer_from_config(v.get_config())
+    assert type(w) is TextVectorizer and w.get_config() == v.get_config()
+    with pytest.raises(ConfigError, match="unknown vectorizer class_name 'CharVectorizer'"):
+        vectorizer_from_config({**v.get_config(), "class_name": "CharVectorizer"})

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from lstmkit.data.readers import read_csv, read_jsonl, read_records
-from lstmkit.data.text import TextVectorizer
+from lstmkit.data.text import TextVectorizer, vectorizer_from_config
 
-__all__ = ["TextVectorizer", "read_jsonl", "read_csv", "read_records"]
+__all__ = ["TextVectorizer", "vectorizer_from_config", "read_jsonl", "read_csv", "read_records"]

@@ -325,4 +325,19 @@ class TextVectorizer:
         )
 
 
-__all__ = ["TextVectorizer", "STANDARDIZERS", "SPLITTERS", "PAD_TOKEN", "OOV_TOKEN", "PAD_ID", "OOV_ID"]
+#: Vectorizer classes by ``class_name`` (what :meth:`TextVectorizer.get_config` writes). A new kind of
+#: vectorizer (e.g. character level) registers here so :func:`vectorizer_from_config` can rebuild it.
+VECTORIZERS: dict[str, type[TextVectorizer]] = {"TextVectorizer": TextVectorizer}
+
+
+def vectorizer_from_config(config: dict[str, Any]) -> TextVectorizer:
+    """Rebuild any registered vectorizer from its config (dispatch on ``class_name``)."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"vectorizer config must be a dict; found {type(config).__name__}")
+    name = config.get("class_name", "TextVectorizer")
+    if name not in VECTORIZERS:
+        raise ConfigError(f"unknown vectorizer class_name {name!r}; known: {sorted(VECTORIZERS)}")
+    return VECTORIZERS[name].from_config(config)
+
+
+__all__ = ["TextVectorizer", "VECTORIZERS", "vectorizer_from_config", "STANDARDIZERS", "SPLITTERS", "PAD_TOKEN", "OOV_TOKEN", "PAD_ID", "OOV_ID"]

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from lstmkit.data.readers import read_jsonl
-from lstmkit.data.text import PAD_ID, TextVectorizer
+from lstmkit.data.text import PAD_ID, TextVectorizer, vectorizer_from_config
 from lstmkit.errors import ConfigError, DataError, ModelFileError
 
 LABELS = ("negative", "positive")
@@ -239,7 +239,7 @@ def load_classifier(path: str | PathLike[str]) -> SentimentClassifier:
     pre = getattr(model, "preprocessing", None)
     if not isinstance(pre, dict) or pre.get("task") != PREPROCESSING_TASK or "vectorizer" not in pre:
         raise ModelFileError(f"{path}: not a sentiment model (no sentiment vectorizer in its preprocessing)")
-    return SentimentClassifier(model, TextVectorizer.from_config(pre["vectorizer"]))
+    return SentimentClassifier(model, vectorizer_from_config(pre["vectorizer"]))
 
 
 # ---------------------------------------------------------------------------------------- training

@@ -77,6 +77,26 @@ def test_masked_steps_leave_state_unchanged(cls):
         torch.testing.assert_close(m(x), want)
 
 
+@pytest.mark.parametrize("cls", [LSTM, GRU, SimpleRNN])
+def test_masked_batch_matches_packed_path_in_values_and_gradients(cls):
+    # Without return_state the layer runs the kernel unpacked over the compacted steps; with it, the
+    # packed nn path. Both must agree on a batch that mixes lengths, including an all-padding row.
+    x = torch.randn(4, 7, 3)
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 0, 1], [1, 0, 0, 0, 0, 0, 0], [0] * 7]).bool()
+    layer = cls(5)
+    layer(x)
+    stateful = cls.from_config({**layer.get_config(), "return_state": True})
+    stateful(x)
+    stateful.load_state_dict(layer.state_dict())
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    fast, packed = layer(xa, mask), stateful(xb, mask)[0]
+    torch.testing.assert_close(fast, packed, atol=1e-6, rtol=1e-5)
+    fast.square().sum().backward()
+    packed.square().sum().backward()
+    torch.testing.assert_close(xa.grad, xb.grad, atol=1e-6, rtol=1e-5)
+    assert torch.all(fast[3] == 0)
+
+
 def test_all_padding_row_gives_zeros():
     m = _mask_model(LSTM(5))
     out = m(torch.tensor([[0, 0, 0], [1, 2, 3]]))

@@ -196,3 +196,16 @@ def test_fit_does_not_shuffle_when_asked():
     x, y = regression_data(20)
     m.fit(x, y, batch_size=8, shuffle=False, verbose=0, callbacks=[Spy()])
     assert seen == [0, 1, 2]
+
+
+def test_progress_bar_on_a_terminal_and_plain_lines_elsewhere():
+    import io
+
+    from rich.console import Console
+
+    from lstmkit.models.progress import ProgressReporter
+
+    piped = ProgressReporter(1, epochs=3, steps=5, console=Console(file=io.StringIO()))
+    assert piped.verbose == 2  # no bar in a log file
+    tty = ProgressReporter(1, epochs=3, steps=5, console=Console(file=io.StringIO(), force_terminal=True))
+    assert tty.verbose == 1

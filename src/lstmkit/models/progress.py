@@ -16,11 +16,17 @@ def format_logs(logs: dict[str, float]) -> str:
 
 
 class ProgressReporter:
-    """``verbose``: 0 silent, 1 a progress bar per epoch, 2 one line per epoch."""
+    """``verbose``: 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+
+    A bar only makes sense on a terminal: when output goes to a file or a pipe (CI logs, ``| tee``),
+    ``verbose=1`` prints the one line per epoch of ``verbose=2`` instead.
+    """
 
     def __init__(self, verbose: int, epochs: int, steps: int, console: Console | None = None) -> None:
-        self.verbose, self.epochs, self.steps = verbose, epochs, steps
         self.console = console or Console(highlight=False)
+        if verbose == 1 and not self.console.is_terminal:
+            verbose = 2
+        self.verbose, self.epochs, self.steps = verbose, epochs, steps
         self._progress: Progress | None = None
         self._task = None
         self._last = 0.0
@@ -31,7 +37,7 @@ class ProgressReporter:
         if self.verbose == 1:
             print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
             self._progress = Progress(
-                MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(), TextColumn("{task.fields[logs]}"),
+                MofNCompleteColumn(), BarColumn(bar_width=30), TimeElapsedColumn(), TextColumn("{task.fields[logs]}"),
                 console=self.console, auto_refresh=False,
             )
             self._progress.start()

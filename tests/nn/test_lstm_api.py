@@ -222,3 +222,14 @@ def test_reference_loop_restores_thread_count_after_forward_and_backward():
         assert m.weight_hh_l0.grad is not None
     finally:
         torch.set_num_threads(before)
+
+
+def test_torch_threads_sets_and_restores():
+    from lstmkit.nn.threads import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(2):
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == before
+    with torch_threads(None):
+        assert torch.get_num_threads() == before

@@ -22,17 +22,28 @@ LOOP_THREADS: int | None = 1
 
 
 @contextmanager
-def loop_threads() -> Iterator[None]:
-    wanted = LOOP_THREADS
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` torch intra-op threads, then restore the previous count.
+
+    ``None`` leaves torch's setting alone.
+    """
     before = torch.get_num_threads()
-    if wanted is None or before <= wanted:
+    if threads is None or threads == before:
         yield
         return
-    torch.set_num_threads(wanted)
+    torch.set_num_threads(threads)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def loop_threads():
+    """:func:`torch_threads` with ``LOOP_THREADS``, applied only when it lowers the count."""
+    wanted = LOOP_THREADS
+    if wanted is not None and torch.get_num_threads() <= wanted:
+        wanted = None
+    return torch_threads(wanted)
 
 
 def loop_threads_in_backward(*outputs: torch.Tensor) -> None:
@@ -57,4 +68,4 @@ def loop_threads_in_backward(*outputs: torch.Tensor) -> None:
             out.register_hook(hook)
 
 
-__all__ = ["loop_threads", "loop_threads_in_backward", "LOOP_THREADS"]
+__all__ = ["torch_threads", "loop_threads", "loop_threads_in_backward", "LOOP_THREADS"]

@@ -19,11 +19,10 @@ Python API::
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -316,7 +315,9 @@ def train_sentiment(
         threads = _check_int("threads", threads, 1)
     data = load_dataset(data_dir)
     out_path = _prepare_output(output)
-    with _torch_threads(threads):
+    from lstmkit.nn.threads import torch_threads
+
+    with torch_threads(threads):
         return _train(data, epochs, max_length, max_tokens, embedding_dim, units, batch_size, patience,
                       out_path, seed, examples, verbose, echo)
 
@@ -335,17 +336,6 @@ def _prepare_output(output: str | PathLike[str] | None) -> Path | None:
     return path
 
 
-@contextlib.contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    import torch
-
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _train(data: SentimentDataset, epochs: int, max_length: int, max_tokens: int, embedding_dim: int, units: int,

@@ -7,8 +7,10 @@ and these layers add Keras's behaviour on top: batch-major input, the last step'
 
 **Fast path.** ``LSTM`` runs PyTorch's fused kernel (through ``lstmkit.nn.LSTM``) when
 ``activation="tanh"``, ``recurrent_activation="sigmoid"`` and ``recurrent_dropout=0``. A mask keeps
-the fused kernel: each row's real steps are moved to the front (stable) and the kernel runs with
-``lengths=``. ``recurrent_dropout > 0`` needs the per-step loop of ``lstmkit.nn`` (slower).
+the fused kernel: each row's real steps are moved to the front (stable) and the kernel runs over
+them unpacked, reading each row's last output at its own last real step (with ``return_state`` or
+``initial_state`` it runs with ``lengths=``, packed, for the exact final cell state).
+``recurrent_dropout > 0`` needs the per-step loop of ``lstmkit.nn`` (slower).
 
 **Masks** (from ``Embedding(mask_zero=True)``) follow Keras: a masked step leaves the state unchanged,
 wherever it is (padding before or after the tokens, or holes). The last output is the output at each

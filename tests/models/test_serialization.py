@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -153,3 +154,23 @@ def test_corrupted_header(saved):
 def test_directory_is_not_a_model(tmp_path):
     with pytest.raises(ModelFileError, match="not a file"):
         load(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_save_refuses_special_file(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="special file"):
+        small_model().save(fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # not replaced by a regular file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_saved_file_mode_follows_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        small_model().save(tmp_path / "m.lstmkit")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "m.lstmkit").st_mode) == 0o644

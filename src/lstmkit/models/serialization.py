@@ -66,6 +66,9 @@ def save_model(model: "Model", filepath: Any) -> None:
     path = Path(os.fspath(filepath))
     if path.is_dir():
         raise ConfigError(f"filepath: expected a file path, found the directory {str(path)!r}")
+    if path.exists() and not path.is_file():
+        # Renaming over a device or pipe (e.g. /dev/null) would replace it with a regular file.
+        raise ConfigError(f"filepath: expected a regular file path, found the special file {str(path)!r}")
     config = {"class_name": type(model).__name__, "config": model.get_config()}
     if type(model).__name__ not in _model_classes():
         raise ConfigError(f"model: only {sorted(_model_classes())} models can be saved, found {type(model).__name__}")
@@ -86,6 +89,10 @@ def save_model(model: "Model", filepath: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
+            # mkstemp makes the file 0600; give it the mode a plain open() would (0666 less the umask).
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -233,3 +233,21 @@ def test_torch_threads_sets_and_restores():
     assert torch.get_num_threads() == before
     with torch_threads(None):
         assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_empty_time_or_batch_same_on_both_paths(batch_first):
+    """Zero steps (fused kernels reject them) and an empty batch with ``lengths=[]``."""
+    m = LSTM(3, 5, 2, batch_first=batch_first, bidirectional=True, proj_size=2)
+    h0, c0 = torch.randn(4, 2, 2), torch.randn(4, 2, 5)
+    x = torch.randn((2, 0, 3) if batch_first else (0, 2, 3))
+    for fn in (m, m.reference_forward):
+        out, (h, c) = fn(x, (h0, c0))
+        assert out.shape == ((2, 0, 4) if batch_first else (0, 2, 4))
+        torch.testing.assert_close(h, h0)
+        torch.testing.assert_close(c, c0)
+    empty = torch.randn((0, 4, 3) if batch_first else (4, 0, 3))
+    for fn in (m, m.reference_forward):
+        out, (h, c) = fn(empty, lengths=[])
+        assert out.shape == ((0, 4, 4) if batch_first else (4, 0, 4))
+        assert h.shape == (4, 0, 2) and c.shape == (4, 0, 5)

@@ -54,21 +54,21 @@ def run_fused(
     ``(output, hidden)`` with ``hidden`` shaped like ``hx``.
     """
     kernel = KERNELS[mode]
+    batch_dim = 0 if batch_first else 1
+    max_len = input.size(1 - batch_dim)
+    if max_len == 0 or (lengths is not None and not bool((lengths > 0).any())):
+        # No real step anywhere (the kernels reject zero-length input): zero output, initial state.
+        out_size = weights[1].size(1) * (2 if bidirectional else 1)  # weight_hh is (gates, H_out)
+        return input.new_zeros(input.size(0), input.size(1), out_size), hx
     if lengths is None:
         result = kernel(input, hx, weights, has_biases, num_layers, dropout, training, bidirectional, batch_first)
         return result[0], _unpack_hidden(result, hx)
 
-    batch_dim = 0 if batch_first else 1
-    max_len = input.size(1 - batch_dim)
     nonempty = lengths > 0
     everyone = bool(nonempty.all())
     x, h, kept_lengths = input, hx, lengths
     if not everyone:
         keep = nonempty.nonzero().squeeze(1).to(input.device)
-        if keep.numel() == 0:
-            out_size = weights[1].size(1) * (2 if bidirectional else 1)  # weight_hh is (gates, H_out)
-            shape = (input.size(0), input.size(1), out_size)
-            return input.new_zeros(shape), hx
         x = input.index_select(batch_dim, keep)
         h = _map(lambda s: s.index_select(1, keep), hx)
         kept_lengths = lengths[nonempty]

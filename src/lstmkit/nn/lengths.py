@@ -31,6 +31,8 @@ def as_lengths(lengths: LengthsLike, batch_size: int, max_len: int, *, owner: st
                 f"{owner} lengths: expected a 1-D integer tensor or sequence of {batch_size} ints, "
                 f"found {type(lengths).__name__}"
             ) from None
+        if lengths.numel() == 0:
+            lengths = lengths.to(torch.int64)  # torch.as_tensor([]) is float32; an empty batch has no lengths
     if lengths.dtype == torch.bool or lengths.is_floating_point() or lengths.is_complex():
         raise InputValueError(f"{owner} lengths: expected an integer dtype, found {lengths.dtype}")
     if lengths.dim() != 1 or lengths.numel() != batch_size:

@@ -209,3 +209,19 @@ def test_progress_bar_on_a_terminal_and_plain_lines_elsewhere():
     assert piped.verbose == 2  # no bar in a log file
     tty = ProgressReporter(1, epochs=3, steps=5, console=Console(file=io.StringIO(), force_terminal=True))
     assert tty.verbose == 1
+
+
+def test_integer_features_feed_float_models():
+    """Integer or bool feature arrays are cast to float (only an Embedding takes ids), as in Keras."""
+    torch.manual_seed(0)
+    m = Sequential([Dense(1, input_shape=(2,), activation="sigmoid")])
+    m.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    x = np.array([[0, 1], [1, 0], [1, 1], [0, 0]])
+    m.fit(x, np.array([1, 1, 0, 0]), verbose=0)
+    np.testing.assert_array_equal(m.predict(x), m.predict(x.astype(np.float32)))
+    assert isinstance(m.evaluate(x, np.array([1, 1, 0, 0]), verbose=0), list)
+    r = Sequential([Input(shape=(5, 3)), LSTM(2), Dense(1)])
+    r.compile(optimizer="sgd", loss="mse")
+    xi = np.ones((4, 5, 3), dtype=np.int32)
+    r.fit(xi, np.zeros((4, 1)), verbose=0)
+    np.testing.assert_array_equal(r.predict(xi), r.predict(xi.astype(np.float32)))

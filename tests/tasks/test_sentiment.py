@@ -170,3 +170,13 @@ def test_data_path_that_is_a_file(tmp_path):
     f.write_text("{}\n")
     with pytest.raises(DataError, match="is a file, expected a directory"):
         resolve_data_dir(f)
+
+
+def test_classifier_rejects_non_text_items_with_a_clear_error():
+    from lstmkit.data.text import TextVectorizer
+    from lstmkit.errors import InputValueError
+
+    clf = sentiment.SentimentClassifier(sentiment.build_model(20), TextVectorizer(max_tokens=20).fit(["good bad"]))
+    for call in (clf.predict, clf.predict_proba):
+        with pytest.raises(InputValueError, match="found int at index 1"):
+            call(["good", 123])

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from lstmkit.data.readers import read_jsonl
-from lstmkit.data.text import PAD_ID, TextVectorizer, vectorizer_from_config
+from lstmkit.data.text import PAD_ID, TextVectorizer, _as_text_list, vectorizer_from_config
 from lstmkit.errors import ConfigError, DataError, ModelFileError
 
 LABELS = ("negative", "positive")
@@ -228,7 +228,7 @@ class SentimentClassifier:
 def _as_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
         return [texts]
-    return list(texts)
+    return _as_text_list(texts, "SentimentClassifier.predict")
 
 
 def load_classifier(path: str | PathLike[str]) -> SentimentClassifier:

@@ -99,7 +99,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(ModelFileError, match="could not be written .disk full"):
         small_model().save(path)
     monkeypatch.undo()
     assert path.read_bytes() == before

@@ -86,7 +86,10 @@ def save_model(model: "Model", filepath: Any) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ConfigError(f"filepath: the folder {str(folder)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise ModelFileError(f"model file {str(path)!r}: cannot write in {str(folder)!r} ({e.strerror or e})") from e
     try:
         with os.fdopen(fd, "wb") as f:
             # mkstemp makes the file 0600; give it the mode a plain open() would (0666 less the umask).
@@ -97,11 +100,13 @@ def save_model(model: "Model", filepath: Any) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):  # disk full, permissions...: the old file, if any, is untouched
+            raise ModelFileError(f"model file {str(path)!r}: could not be written ({e.strerror or e})") from e
         raise
 
 

@@ -379,10 +379,7 @@ def _train(data: SentimentDataset, epochs: int, max_length: int, max_tokens: int
     test_correct = int((probs.argmax(axis=1) == data.test.labels).sum())
 
     if out_path is not None:
-        try:
-            model.save(out_path)
-        except OSError as e:
-            raise ConfigError(f"output: cannot write the model to {out_path}: {e.strerror or e}") from None
+        model.save(out_path)  # a write failure is a one-line ModelFileError; any old file stays intact
 
     return SentimentResult(
         classifier=classifier,

@@ -225,3 +225,14 @@ def test_integer_features_feed_float_models():
     xi = np.ones((4, 5, 3), dtype=np.int32)
     r.fit(xi, np.zeros((4, 1)), verbose=0)
     np.testing.assert_array_equal(r.predict(xi), r.predict(xi.astype(np.float32)))
+
+
+def test_float64_model_takes_any_float_input():
+    torch.manual_seed(0)
+    m = Sequential([Input(shape=(5, 3)), LSTM(2), Dense(1)]).double()
+    m.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).normal(size=(4, 5, 3))
+    m.fit(x, np.zeros((4, 1)), verbose=0)
+    out = m.predict(x.astype(np.float32))
+    assert out.dtype == np.float32 and out.shape == (4, 1)
+    assert m(torch.from_numpy(x)).dtype == torch.float64

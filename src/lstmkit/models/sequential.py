@@ -165,10 +165,13 @@ class Sequential(Model):
         if not self.built:
             self.ensure_built(x)
         self._check_shape(x, "x")
-        if not self._token_input and not x.is_floating_point():
-            # Integer (or bool) features feed float layers, as in Keras; only an Embedding takes ids.
+        if not self._token_input:
+            # Features take the weights' dtype, as in Keras: integer or bool features feed float
+            # layers, and a model moved to float64 (``.double()``) gets float64 inputs. Only an
+            # Embedding takes integer ids.
             dtype = next((p.dtype for p in self.parameters() if p.is_floating_point()), torch.get_default_dtype())
-            x = x.to(dtype)
+            if x.dtype != dtype:
+                x = x.to(dtype)
         layers = self._layer_list
         last = len(layers) - 1
         for i, layer in enumerate(layers):

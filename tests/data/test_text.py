@@ -145,3 +145,12 @@ def test_vectorizer_from_config_dispatches_on_class_name():
     assert type(w) is TextVectorizer and w.get_config() == v.get_config()
     with pytest.raises(ConfigError, match="unknown vectorizer class_name 'CharVectorizer'"):
         vectorizer_from_config({**v.get_config(), "class_name": "CharVectorizer"})
+
+
+def test_character_level_round_trip():
+    v = TextVectorizer(split="character", standardize=None).fit(["ROMEO: Hi\n"])
+    assert v.level == "char"
+    ids = v.encode("ROMEO: Hi!")
+    assert v.decode(ids) == list("ROMEO: Hi") + ["[UNK]"]  # "!" was never seen
+    again = TextVectorizer.from_config(v.get_config())
+    assert again.level == "char" and again.encode("ROMEO: Hi!") == ids

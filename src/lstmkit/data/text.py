@@ -8,8 +8,8 @@ JSON (and can live in ``model.preprocessing``)::
 * ``standardize``: ``"lower_and_strip_punctuation"`` (default), ``"lower"``, ``"strip_punctuation"`` or
   ``None``. Punctuation is every Unicode punctuation or symbol character plus ``_`` (like Keras, so
   ``"what's"`` becomes ``"whats"``).
-* ``split``: ``"whitespace"`` (word level). New levels (e.g. characters) register a splitter in
-  :data:`SPLITTERS`; nothing else changes.
+* ``split``: ``"whitespace"`` (word level) or ``"character"`` (char level: every character, spaces
+  and newlines included, is a token; use ``standardize=None`` to keep case and punctuation).
 * vocabulary: index 0 is padding (``""``), index 1 is out-of-vocabulary (``"[UNK]"``), then tokens by
   descending frequency in the texts given to :meth:`TextVectorizer.fit` (ties: alphabetical), capped so
   the total, reserved ids included, is at most ``max_tokens``.
@@ -73,10 +73,18 @@ def _split_whitespace(text: str) -> list[str]:
     return text.split()
 
 
-#: Named splitters: text -> list of tokens. A character-level vectorizer adds an entry here.
+def _split_characters(text: str) -> list[str]:
+    return list(text)
+
+
+#: Named splitters: text -> list of tokens. ``"whitespace"`` is word level, ``"character"`` char level.
 SPLITTERS: dict[str, Callable[[str], list[str]]] = {
     "whitespace": _split_whitespace,
+    "character": _split_characters,
 }
+
+#: The level each splitter works at (what ``TextVectorizer.level`` reports).
+LEVELS = {"whitespace": "word", "character": "char"}
 
 _SIDES = ("pre", "post")
 
@@ -116,8 +124,6 @@ class TextVectorizer:
     >>> v.fit(["The cat sat.", "the dog"]).transform(["the cat ate"]).tolist()
     [[2, 3, 1, 0]]
     """
-
-    level = "word"
 
     def __init__(
         self,
@@ -165,6 +171,11 @@ class TextVectorizer:
         self._index: dict[str, int] = {}
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
+
+    @property
+    def level(self) -> str:
+        """``"word"`` or ``"char"``, from ``split``."""
+        return LEVELS[self.split]
 
     # ----------------------------------------------------------------- tokens
     def tokenize(self, text: str) -> list[str]:
@@ -301,9 +312,10 @@ class TextVectorizer:
             raise ConfigError(
                 f"TextVectorizer config_version {version!r} is not supported (this lstmkit reads {CONFIG_VERSION})"
             )
-        level = cfg.pop("level", cls.level)
-        if level != cls.level:
-            raise ConfigError(f"config is for a {level!r}-level vectorizer, not {cls.level!r}")
+        level = cfg.pop("level", None)
+        expected = LEVELS.get(cfg.get("split", "whitespace"))
+        if level is not None and level != expected:
+            raise ConfigError(f"config says level {level!r} but split {cfg.get('split')!r} is {expected!r} level")
         allowed = {
             "max_tokens", "output_sequence_length", "standardize", "split", "padding", "truncation", "vocabulary",
         }

@@ -137,5 +137,18 @@ def demo(
         typer.echo(f"{p.label:>8}  (P(positive) = {p.positive:.3f})  {p.text}")
 
 
+# `lstmkit text ...`: each module registers its commands on the shared sub-app.
+from lstmkit.cli import text_classifier, text_lm  # noqa: E402
+
+text_app = typer.Typer(
+    name="text",
+    help="Text: classification (sentiment and any labels), language models and generation.",
+    no_args_is_help=True,
+)
+text_classifier.register(text_app)
+text_lm.register(text_app)
+app.add_typer(text_app, name="text")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -108,3 +108,75 @@ def test_read_records_dispatches_on_suffix(tmp_path):
     assert read_records(tmp_path / "b.tsv") == [{"x": "1", "y": "2"}]
     with pytest.raises(DataError, match="unknown record file type '.txt'"):
         read_records(tmp_path / "c.txt")
+
+
+# ------------------------------------------------------------------ labelled texts (text classification)
+from lstmkit.data.readers import read_labeled_texts, read_text_folder  # noqa: E402
+
+
+def test_labeled_jsonl_keeps_int_labels(tmp_path):
+    p = tmp_path / "a.jsonl"
+    p.write_text('{"review": "good", "y": 1}\n{"review": "bad", "y": 0}\n')
+    assert read_labeled_texts(p, "review", "y") == (["good", "bad"], [1, 0])
+
+
+def test_labeled_csv_string_labels(tmp_path):
+    p = tmp_path / "a.csv"
+    p.write_text('text,label\n"good, very",pos\nbad,neg\n')
+    assert read_labeled_texts(p) == (["good, very", "bad"], ["pos", "neg"])
+
+
+def test_labeled_missing_label_field_lists_fields(tmp_path):
+    p = tmp_path / "a.csv"
+    p.write_text("text,sentiment\ngood,pos\n")
+    with pytest.raises(DataError, match=r"missing field 'label'; fields present: 'text', 'sentiment'"):
+        read_labeled_texts(p)
+
+
+def test_labeled_missing_file(tmp_path):
+    with pytest.raises(DataError, match=r"not found: .*nope\.csv"):
+        read_labeled_texts(tmp_path / "nope.csv")
+
+
+def test_labeled_bad_label_type(tmp_path):
+    p = tmp_path / "a.jsonl"
+    p.write_text('{"text": "good", "label": [1]}\n')
+    with pytest.raises(DataError, match=r"record 1: field 'label' must be a string or an integer"):
+        read_labeled_texts(p)
+
+
+def test_folder_of_class_subfolders(tmp_path):
+    for label, texts in {"neg": ["bad", "awful"], "pos": ["good"]}.items():
+        (tmp_path / label).mkdir()
+        for i, t in enumerate(texts):
+            (tmp_path / label / f"{i}.txt").write_text(t)
+    (tmp_path / "notes.md").write_text("ignored")
+    assert read_labeled_texts(tmp_path) == (["bad", "awful", "good"], ["neg", "neg", "pos"])
+
+
+def test_folder_without_txt_files(tmp_path):
+    (tmp_path / "pos").mkdir()
+    with pytest.raises(DataError, match="no class subfolders with .txt files"):
+        read_text_folder(tmp_path)
+
+
+def test_undecodable_bytes_name_offset_and_offer_encoding(tmp_path):
+    p = tmp_path / "latin.csv"
+    p.write_bytes(b"text,label\ncaf\xe9,pos\n")
+    with pytest.raises(DataError, match=r"latin\.csv: not valid UTF-8 at byte offset 14 .*--encoding latin-1"):
+        read_labeled_texts(p)
+    assert read_labeled_texts(p, encoding="latin-1") == (["café"], ["pos"])
+
+
+def test_undecodable_txt_in_folder_names_the_file(tmp_path):
+    (tmp_path / "pos").mkdir()
+    (tmp_path / "pos" / "x.txt").write_bytes(b"ok \xff")
+    with pytest.raises(DataError, match=r"x\.txt: not valid UTF-8 at byte offset 3"):
+        read_labeled_texts(tmp_path)
+
+
+def test_unknown_encoding(tmp_path):
+    p = tmp_path / "a.csv"
+    p.write_text("text,label\na,b\n")
+    with pytest.raises(DataError, match="unknown encoding 'klingon'"):
+        read_labeled_texts(p, encoding="klingon")

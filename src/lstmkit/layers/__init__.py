@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from lstmkit.layers.attention import AttentionPooling
 from lstmkit.layers.base import Layer
 from lstmkit.layers.bidirectional import Bidirectional
 from lstmkit.layers.dense import Dense
@@ -17,4 +18,4 @@ from lstmkit.layers.embedding import Embedding
 from lstmkit.layers.input import Input, InputLayer
 from lstmkit.layers.recurrent import GRU, LSTM, SimpleRNN
 
-__all__ = ["Layer", "Input", "InputLayer", "Embedding", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Dropout"]
+__all__ = ["Layer", "Input", "InputLayer", "Embedding", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Dropout", "AttentionPooling"]

@@ -1,9 +1,152 @@
-"""``lstmkit text train-classifier | classify | evaluate``: thin commands over :mod:`lstmkit.tasks`."""
+"""``lstmkit text train-classifier | classify | evaluate``: thin commands over :mod:`lstmkit.tasks.text_classifier`.
+
+Every user mistake is an :class:`~lstmkit.errors.LstmkitError`, which the root group turns into one
+line ``error: ...`` and exit code 2.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
 import typer
+
+from lstmkit.errors import DataError, InputValueError
+
+
+def _fmt(label: Any) -> str:
+    return str(label)
 
 
 def register(text_app: typer.Typer) -> None:
     """Add the text-classification commands to ``lstmkit text``."""
+
+    @text_app.command("train-classifier")
+    def train_classifier(
+        data: Annotated[Path, typer.Argument(help="Training data: .csv, .tsv, .jsonl, or a folder of class-named subfolders of .txt files.", show_default=False)],
+        output: Annotated[Path, typer.Option("--output", "-o", help="Where to save the model file.", show_default=False)],
+        text_field: Annotated[str, typer.Option(help="Field / column holding the text.")] = "text",
+        label_field: Annotated[str, typer.Option(help="Field / column holding the label (string or int).")] = "label",
+        valid: Annotated[Optional[Path], typer.Option(help="Validation data (same format): early stopping on its accuracy.")] = None,
+        epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 10,
+        units: Annotated[int, typer.Option(help="LSTM units.")] = 64,
+        embedding_dim: Annotated[int, typer.Option(help="Embedding size.")] = 128,
+        max_length: Annotated[int, typer.Option(help="Tokens kept per text (the last ones).")] = 400,
+        max_tokens: Annotated[int, typer.Option(help="Vocabulary size (padding and OOV included).")] = 20000,
+        bidirectional: Annotated[bool, typer.Option("--bidirectional", help="Bidirectional LSTM.")] = False,
+        attention: Annotated[bool, typer.Option("--attention", help="Attention pooling over all steps.")] = False,
+        level: Annotated[str, typer.Option(help="Tokens: 'word' or 'char'.")] = "word",
+        batch_size: Annotated[int, typer.Option(help="Batch size.")] = 32,
+        seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+        threads: Annotated[int, typer.Option(help="torch threads (1 is robust on a small or busy CPU).")] = 1,
+        encoding: Annotated[str, typer.Option(help="Text encoding of the data files.")] = "utf-8",
+    ) -> None:
+        """Train an LSTM text classifier on labelled texts and save it as one model file."""
+        from rich.console import Console
+
+        from lstmkit.tasks.sentiment import _prepare_output
+        from lstmkit.tasks.text_classifier import TextClassifier, read_dataset
+
+        out = _prepare_output(output)  # fail before training when the output cannot be written
+        train = read_dataset(data, text_field, label_field, encoding=encoding)
+        val = read_dataset(valid, text_field, label_field, encoding=encoding) if valid is not None else None
+        clf = TextClassifier(
+            units=units, embedding_dim=embedding_dim, max_tokens=max_tokens, max_length=max_length,
+            bidirectional=bidirectional, attention=attention, epochs=epochs, batch_size=batch_size, level=level,
+            seed=seed, threads=threads, verbose=0,
+        )
+        console = Console()
+        console.print(f"training on {len(train)} texts from {data}, {len(set(train.labels))} classes"
+                      + (f"; validating on {len(val)} from {valid}" if val is not None else ""))
+        clf.fit(train.texts, train.labels, valid=(val.texts, val.labels) if val is not None else None)
+        clf.save(out)
+        console.print(f"labels: {', '.join(map(_fmt, clf.classes_))}")
+        console.print(f"train accuracy: {clf.score(train.texts, train.labels):.4f}")
+        if val is not None:
+            console.print(f"valid accuracy: {clf.score(val.texts, val.labels):.4f} (best epoch {clf.best_epoch_})")
+        console.print(f"trained in {clf.fit_seconds_:.1f} s; model saved to {out}")
+
+    @text_app.command("classify")
+    def classify(
+        model: Annotated[Path, typer.Argument(help="A model file from train-classifier.", show_default=False)],
+        text: Annotated[Optional[str], typer.Argument(help="The text to classify.", show_default=False)] = None,
+        file: Annotated[Optional[Path], typer.Option("--file", help="Classify each line of this file.")] = None,
+        encoding: Annotated[str, typer.Option(help="Text encoding of --file.")] = "utf-8",
+    ) -> None:
+        """Print the label of a text (or of each line of --file) and the probability of every label."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from lstmkit.tasks.text_classifier import TextClassifier
+
+        if (text is None) == (file is None):
+            raise InputValueError("give either a TEXT argument or --file FILE (one text per line), not both or neither")
+        clf = TextClassifier.load(model)
+        if file is not None:
+            from lstmkit.data.readers import _read_text
+
+            _, content = _read_text(file, "text", encoding)
+            texts = [line for line in content.splitlines() if line.strip()]
+            if not texts:
+                raise DataError(f"text file has no non-blank lines: {file}")
+        else:
+            texts = [text]
+        probs = clf.predict_proba(texts)
+        table = Table(show_header=True, header_style="bold")
+        table.add_column("label")
+        for c in clf.classes_:
+            table.add_column(f"P({_fmt(c)})", justify="right")
+        table.add_column("text")
+        for t, p in zip(texts, probs):
+            short = t if len(t) <= 60 else t[:57] + "..."
+            table.add_row(_fmt(clf.classes_[int(p.argmax())]), *(f"{v:.3f}" for v in p), short)
+        Console().print(table)
+
+    @text_app.command("evaluate")
+    def evaluate(
+        model: Annotated[Path, typer.Argument(help="A model file from train-classifier.", show_default=False)],
+        data: Annotated[Path, typer.Argument(help="Labelled test data (.csv, .tsv, .jsonl or a class folder).", show_default=False)],
+        text_field: Annotated[str, typer.Option(help="Field / column holding the text.")] = "text",
+        label_field: Annotated[str, typer.Option(help="Field / column holding the label.")] = "label",
+        train: Annotated[Optional[Path], typer.Option(help="Training data: fit a TF-IDF + logistic-regression baseline on it and score it on DATA too.")] = None,
+        encoding: Annotated[str, typer.Option(help="Text encoding of the data files.")] = "utf-8",
+    ) -> None:
+        """Accuracy, macro-F1 and confusion matrix on DATA (and a TF-IDF + LR baseline with --train)."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from lstmkit.tasks.text_classifier import TextClassifier, classification_report, read_dataset, tfidf_baseline
+
+        clf = TextClassifier.load(model)
+        test = read_dataset(data, text_field, label_field, encoding=encoding)
+        test.labels = clf.match_labels(test.labels)
+        known = set(clf.classes_)
+        unknown = sorted({str(y) for y in test.labels if y not in known})
+        if unknown:
+            raise DataError(
+                f"{data}: label(s) {', '.join(unknown[:5])} are not among the model's labels "
+                f"({', '.join(map(_fmt, clf.classes_))}); check --label-field"
+            )
+        results = [("lstmkit model", classification_report(test.labels, clf.predict(test.texts), clf.classes_))]
+        if train is not None:
+            tr = read_dataset(train, text_field, label_field, encoding=encoding)
+            pred = tfidf_baseline(tr.texts, tr.labels, test.texts)
+            results.append(("TF-IDF + LR baseline", classification_report(test.labels, pred, clf.classes_)))
+        console = Console()
+        summary = Table(title=f"{data} ({len(test)} texts)", show_header=True, header_style="bold")
+        summary.add_column("model")
+        summary.add_column("accuracy", justify="right")
+        summary.add_column("macro-F1", justify="right")
+        for name, rep in results:
+            summary.add_row(name, f"{rep.accuracy:.4f}", f"{rep.macro_f1:.4f}")
+        console.print(summary)
+        if train is None:
+            console.print("(no baseline: pass --train DATA to fit a TF-IDF + logistic-regression baseline)")
+        for name, rep in results:
+            cm = Table(title=f"confusion matrix: {name}", caption="rows: true label, columns: predicted", show_header=True)
+            cm.add_column("true \\ predicted")
+            for c in rep.labels:
+                cm.add_column(_fmt(c), justify="right")
+            for c, row in zip(rep.labels, rep.confusion):
+                cm.add_row(_fmt(c), *(str(int(v)) for v in row))
+            console.print(cm)

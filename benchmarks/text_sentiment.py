@@ -1,0 +1,71 @@
+"""Text classification on the movie review polarity data: LSTM variants against SimpleRNN and TF-IDF + LR.
+
+Every model is trained on train.jsonl (1600 reviews), early-stopped on valid.jsonl (200, validation
+accuracy, patience 2) and scored once on test.jsonl (200), all in this one run, on one torch thread::
+
+    .venv/bin/python benchmarks/text_sentiment.py [--data DIR] [--epochs 8] [--max-length 400] [--seeds 0]
+
+Each review keeps its last ``--max-length`` words (truncation "pre"); padding is masked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from lstmkit.tasks.sentiment import resolve_data_dir
+from lstmkit.tasks.text_classifier import TextClassifier, classification_report, read_dataset, tfidf_baseline
+
+MODELS = {
+    "LSTM": dict(),
+    "BiLSTM": dict(bidirectional=True),
+    "LSTM + attention": dict(attention=True),
+    "SimpleRNN": dict(cell="simple_rnn"),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=None)
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--patience", type=int, default=2)
+    ap.add_argument("--max-length", type=int, default=400)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+
+    d = resolve_data_dir(args.data)
+    train, valid, test = (read_dataset(d / f"{s}.jsonl") for s in ("train", "valid", "test"))
+    print(f"data: {d} (train {len(train)}, valid {len(valid)}, test {len(test)}); max_length {args.max_length}, "
+          f"epochs <= {args.epochs}, patience {args.patience}, seeds {args.seeds}, torch threads 1")
+    rows = []
+    t0 = time.perf_counter()
+    pred = tfidf_baseline(train.texts, train.labels, test.texts)
+    rep = classification_report(test.labels, pred, sorted(set(train.labels)))
+    rows.append(("TF-IDF + LR", rep.accuracy, rep.macro_f1, "-", time.perf_counter() - t0))
+    print(f"{'TF-IDF + LR':<18} test acc {rep.accuracy:.4f}", flush=True)
+    for name in args.models:
+        for seed in args.seeds:
+            clf = TextClassifier(max_length=args.max_length, epochs=args.epochs, patience=args.patience, seed=seed,
+                                 threads=1, **MODELS[name])
+            t0 = time.perf_counter()
+            clf.fit(train.texts, train.labels, valid=(valid.texts, valid.labels))
+            secs = time.perf_counter() - t0
+            rep = classification_report(test.labels, clf.predict(test.texts), clf.classes_)
+            label = name if len(args.seeds) == 1 else f"{name} (seed {seed})"
+            rows.append((label, rep.accuracy, rep.macro_f1, f"{clf.best_epoch_}/{len(clf.history_['loss'])}", secs))
+            print(f"{label:<18} test acc {rep.accuracy:.4f}  best epoch {clf.best_epoch_}, {secs:.0f} s", flush=True)
+
+    print()
+    print(f"| {'model':<24} | test accuracy | macro-F1 | best/run epochs | seconds |")
+    print(f"|{'-' * 26}|---------------|----------|-----------------|---------|")
+    for label, acc, f1, ep, secs in rows:
+        print(f"| {label:<24} | {acc:13.4f} | {f1:8.4f} | {ep:>15} | {secs:7.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 FORMAT = "lstmkit"
 FORMAT_VERSION = "1"
+KIND_SEQUENTIAL = "sequential"  # files from Model.save (kind marker added later; absent = sequential)
 
 
 def _model_classes() -> dict[str, type]:
@@ -56,7 +57,7 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
         h.update(name.encode())
         h.update(str(t.dtype).encode())
         h.update(str(tuple(t.shape)).encode())
-        h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
 
 
@@ -82,14 +83,28 @@ def save_model(model: "Model", filepath: Any) -> None:
         "preprocessing": model.check_preprocessing(),
         "weights_sha256": _digest(tensors),
     }
-    data = save(tensors, metadata=metadata)
+    metadata["kind"] = KIND_SEQUENTIAL
+    write_bytes_atomic(path, save(tensors, metadata=metadata))
+
+
+def write_bytes_atomic(path: Any, data: bytes, *, what: str = "model file") -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, fsync and rename.
+
+    A crash or an error part-way leaves the previous file (if any) untouched. An OSError (disk
+    full, no permission) becomes a one-line :class:`ModelFileError` naming the file.
+    """
+    path = Path(os.fspath(path))
+    if path.is_dir():
+        raise ConfigError(f"filepath: expected a file path, found the directory {str(path)!r}")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"filepath: expected a regular file path, found the special file {str(path)!r}")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ConfigError(f"filepath: the folder {str(folder)!r} does not exist")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as e:
-        raise ModelFileError(f"model file {str(path)!r}: cannot write in {str(folder)!r} ({e.strerror or e})") from e
+        raise ModelFileError(f"{what} {str(path)!r}: cannot write in {str(folder)!r} ({e.strerror or e})") from e
     try:
         with os.fdopen(fd, "wb") as f:
             # mkstemp makes the file 0600; give it the mode a plain open() would (0666 less the umask).
@@ -106,8 +121,63 @@ def save_model(model: "Model", filepath: Any) -> None:
         except OSError:
             pass
         if isinstance(e, OSError):  # disk full, permissions...: the old file, if any, is untouched
-            raise ModelFileError(f"model file {str(path)!r}: could not be written ({e.strerror or e})") from e
+            raise ModelFileError(f"{what} {str(path)!r}: could not be written ({e.strerror or e})") from e
         raise
+
+
+def save_tensors(path: Any, tensors: dict[str, torch.Tensor], metadata: dict[str, str], *, kind: str,
+                 what: str = "model file") -> None:
+    """Generic one-file save: ``tensors`` plus string ``metadata``, marked ``format="lstmkit"`` and ``kind``.
+
+    Adds ``format``, ``format_version``, ``lstmkit_version``, ``kind`` and ``weights_sha256``; written atomically.
+    """
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    meta = {str(k): str(v) for k, v in metadata.items()}
+    meta.update({
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "lstmkit_version": __version__,
+        "kind": kind,
+        "weights_sha256": _digest(tensors),
+    })
+    write_bytes_atomic(path, save(tensors, metadata=meta), what=what)
+
+
+def file_kind(meta: dict[str, Any]) -> str:
+    """What an lstmkit file holds: its ``kind`` marker, or ``"sequential"`` for files written before it existed."""
+    kind = meta.get("kind")
+    return kind if isinstance(kind, str) and kind else KIND_SEQUENTIAL
+
+
+def load_tensors(path: Any, *, what: str = "model file") -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read any lstmkit safetensors file: (tensors, raw string metadata), checking marker and checksum.
+
+    The caller checks :func:`file_kind`. Missing, truncated, foreign and corrupted files raise a
+    one-line :class:`ModelFileError` naming the file.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load as st_load
+
+    path = Path(os.fspath(path))
+    if not path.exists():
+        raise ModelFileError(f"{what} {str(path)!r}: not found")
+    if not path.is_file():
+        raise ModelFileError(f"{what} {str(path)!r}: not a file")
+    header = _read_header(path)
+    meta = header.get("__metadata__") or {}
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(
+            f"{what} {str(path)!r}: not an lstmkit file (a safetensors file without the format=\"lstmkit\" marker)"
+        )
+    try:
+        tensors = st_load(path.read_bytes())
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(f"{what} {str(path)!r}: corrupted ({exc})") from None
+    if _digest(tensors) != meta.get("weights_sha256"):
+        raise ModelFileError(f"{what} {str(path)!r}: corrupted (the weights do not match their checksum)")
+    return tensors, dict(meta)
 
 
 def _read_header(path: Path) -> dict[str, Any]:
@@ -163,6 +233,10 @@ def load_model(filepath: Any, *, compile: bool = True) -> "Model":
     if meta.get("format") != FORMAT:
         raise ModelFileError(
             f"model file {str(path)!r}: not an lstmkit model (a safetensors file without the format=\"lstmkit\" marker)"
+        )
+    if file_kind(meta) != KIND_SEQUENTIAL:
+        raise ModelFileError(
+            f"model file {str(path)!r}: holds a {file_kind(meta)!r}, not a Keras-style Sequential model"
         )
     try:
         config = json.loads(meta["config"])

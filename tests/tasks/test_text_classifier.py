@@ -137,3 +137,16 @@ def test_report_and_baseline():
     rep = classification_report(ys, pred, ["neg", "pos"])
     assert rep.accuracy == 1.0 and rep.macro_f1 == 1.0
     assert rep.confusion.tolist() == [[20, 0], [0, 20]]
+
+
+@pytest.mark.parametrize("kw, match", [(dict(dropout=1.0), "dropout must be"), (dict(learning_rate=0), "learning_rate must be"),
+                                       (dict(cell="transformer"), "cell must be one of"), (dict(attention="yes"), "attention must be True")])
+def test_bad_hyper_parameters(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        TextClassifier(**kw).fit(["a", "b"], [0, 1])
+
+
+def test_dropout_and_learning_rate_are_used():
+    clf = small(dropout=0.2, learning_rate=0.01, epochs=1).fit(*make_texts(10))
+    assert any(type(l).__name__ == "Dropout" for l in clf.model_.layers)
+    assert clf.preprocessing()["params"]["learning_rate"] == 0.01

@@ -99,7 +99,7 @@ class TextClassifier:
     Hyper-parameters (stored as given; checked by :meth:`fit`): ``units``, ``embedding_dim``,
     ``max_tokens`` (vocabulary size, reserved ids included), ``max_length`` (tokens kept per text),
     ``bidirectional``, ``attention`` (AttentionPooling over all steps instead of the last state),
-    ``attention_units``, ``cell`` (``"lstm"``, ``"gru"`` or ``"simple_rnn"``, for baselines), ``epochs``,
+    ``attention_units``, ``dropout`` (a Dropout layer before the classifier), ``learning_rate`` (Adam), ``cell`` (``"lstm"``, ``"gru"`` or ``"simple_rnn"``, for baselines), ``epochs``,
     ``batch_size``, ``patience`` (early stopping on validation accuracy, when ``valid`` is given),
     ``level`` (``"word"`` or ``"char"``), ``truncation`` (``"pre"`` keeps a long text's *last* tokens),
     ``standardize``, ``seed``, ``threads`` (torch threads while fitting / predicting; ``None`` leaves
@@ -122,6 +122,8 @@ class TextClassifier:
         *,
         cell: str = "lstm",
         attention_units: int = 64,
+        dropout: float = 0.0,
+        learning_rate: float = 0.001,
         patience: int = 3,
         standardize: str | None = "lower_and_strip_punctuation",
         threads: int | None = 1,
@@ -140,6 +142,8 @@ class TextClassifier:
         self.seed = seed
         self.cell = cell
         self.attention_units = attention_units
+        self.dropout = dropout
+        self.learning_rate = learning_rate
         self.patience = patience
         self.standardize = standardize
         self.threads = threads
@@ -153,7 +157,7 @@ class TextClassifier:
 
     _PARAMS = (
         "units", "embedding_dim", "max_tokens", "max_length", "bidirectional", "attention", "epochs", "batch_size",
-        "level", "truncation", "seed", "cell", "attention_units", "patience", "standardize", "threads", "verbose",
+        "level", "truncation", "seed", "cell", "attention_units", "dropout", "learning_rate", "patience", "standardize", "threads", "verbose",
     )
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -182,6 +186,10 @@ class TextClassifier:
         _check_int("patience", self.patience, 1)
         if self.threads is not None:
             _check_int("threads", self.threads, 1)
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be a number in [0, 1); found {self.dropout!r}")
+        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be a number > 0; found {self.learning_rate!r}")
         for name in ("bidirectional", "attention"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False; found {getattr(self, name)!r}")
@@ -196,8 +204,9 @@ class TextClassifier:
 
     # ------------------------------------------------------------------- model
     def _build_model(self, vocab_size: int, n_classes: int) -> Any:
-        from lstmkit.layers import GRU, LSTM, AttentionPooling, Bidirectional, Dense, Embedding, SimpleRNN
+        from lstmkit.layers import GRU, LSTM, AttentionPooling, Bidirectional, Dense, Dropout, Embedding, SimpleRNN
         from lstmkit.models import Sequential
+        from lstmkit.models.optimizers import Adam
 
         rnn_cls = {"lstm": LSTM, "gru": GRU, "simple_rnn": SimpleRNN}[self.cell]
         rnn = rnn_cls(self.units, return_sequences=self.attention)
@@ -205,9 +214,11 @@ class TextClassifier:
         layers.append(Bidirectional(rnn) if self.bidirectional else rnn)
         if self.attention:
             layers.append(AttentionPooling(self.attention_units))
+        if self.dropout:
+            layers.append(Dropout(float(self.dropout)))
         layers.append(Dense(n_classes, activation="softmax"))
         model = Sequential(layers)
-        model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+        model.compile(optimizer=Adam(learning_rate=float(self.learning_rate)), loss="categorical_crossentropy", metrics=["accuracy"])
         model.build((None, None))
         return model
 
@@ -342,6 +353,8 @@ class TextClassifier:
         if task != PREPROCESSING_TASK:
             if task in _OTHER_TASKS:
                 what = _OTHER_TASKS[task]
+            elif isinstance(task, str) and ("language" in task or task.endswith("_lm")):
+                what = _OTHER_TASKS["language_model"]
             elif task:
                 what = f"a {task!r} model"
             else:

@@ -145,3 +145,12 @@ def test_wrong_kind_and_bad_generation_values(tmp_path, text_file):
     for kwargs, field in [({"length": 0}, "length"), ({"temperature": 0}, "temperature"), ({"top_k": 0}, "top_k")]:
         with pytest.raises(ConfigError, match=field):
             gen.generate("a", **{"length": 5, **kwargs})
+
+
+def test_model_doctest():
+    import doctest
+
+    from lstmkit.models import language_model
+
+    result = doctest.testmod(language_model, verbose=False)
+    assert result.failed == 0 and result.attempted > 0

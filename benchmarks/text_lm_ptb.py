@@ -1,0 +1,65 @@
+"""Penn Treebank, word level, Zaremba et al. (2014) "small": through `lstmkit text train-lm` (the CLI code path).
+
+2 layers x 200 units, no dropout, SGD lr 1 (halved every epoch after epoch 4), 13 epochs, BPTT 35,
+batch 20, gradient norm clipped at 5; newline -> <eos>. lstmkit ties the decoder to the embedding
+(embedding size = units = 200), which Zaremba's model did not. Target: test perplexity <= 114.5.
+Test perplexity is measured on ptb.test.txt with one stream (batch 1), BPTT 35, carried state.
+
+    .venv/bin/python benchmarks/text_lm_ptb.py --threads 2 [--epochs 13] [--out runs/ptb]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "ptb"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--epochs", type=int, default=13)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=ROOT / "runs" / "ptb")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    model = args.out / "ptb_small.lstmkit"
+    cmd = [
+        sys.executable, "-c", "from lstmkit.cli import app; app()", "text", "train-lm",
+        str(args.data / "ptb.train.txt"), "--valid", str(args.data / "ptb.valid.txt"), "-o", str(model),
+        "--level", "word", "--layers", "2", "--units", "200", "--dropout", "0", "--optimizer", "sgd", "--lr", "1",
+        "--schedule", "step", "--decay-start", "4", "--lr-decay", "0.5", "--clip", "5", "--bptt", "35",
+        "--batch-size", "20", "--epochs", str(args.epochs), "--threads", str(args.threads), "--seed", str(args.seed),
+    ]
+    print("command:", " ".join(cmd[3:]), flush=True)
+    print(f"cpu count {os.cpu_count()}, load average at start {os.getloadavg()}", flush=True)
+    t0 = time.perf_counter()
+    rc = subprocess.call(cmd)
+    train_wall = time.perf_counter() - t0
+    if rc != 0:
+        sys.exit(rc)
+    import torch
+
+    from lstmkit.tasks.language_model import evaluate_file
+
+    torch.set_num_threads(args.threads)
+    t1 = time.perf_counter()
+    test = evaluate_file(model, args.data / "ptb.test.txt", bptt=35, batch_size=1)
+    valid = evaluate_file(model, args.data / "ptb.valid.txt", bptt=35, batch_size=1)
+    eval_wall = time.perf_counter() - t1
+    print(f"RESULT ptb word (Zaremba small, tied): valid perplexity {math.exp(valid):.2f}, "
+          f"test perplexity {math.exp(test):.2f} ({test:.4f} nats/word); training wall {train_wall / 60:.1f} min, "
+          f"evaluation {eval_wall:.0f} s, threads {args.threads}, load average at end {os.getloadavg()}; "
+          f"target <= 114.5: {'met' if math.exp(test) <= 114.5 else 'not met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -142,6 +142,15 @@ def test_wrong_kind_of_model_file(tmp_path):
            "not a text classifier")
 
 
+def test_language_model_file(tmp_path):
+    import torch
+
+    from lstmkit.models.serialization import save_tensors
+
+    save_tensors(tmp_path / "lm.lstmkit", {"w": torch.zeros(2)}, {"vocabulary": "{}"}, kind="language_model")
+    _fails(["text", "classify", str(tmp_path / "lm.lstmkit"), "hello"], "a language model; use lstmkit text generate")
+
+
 def test_missing_model_file(tmp_path):
     _fails(["text", "classify", str(tmp_path / "none.lstmkit"), "hello"], "not found")
 

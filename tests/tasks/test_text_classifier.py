@@ -114,6 +114,9 @@ def test_not_fitted():
 
 
 def test_loading_another_kind_of_model_names_it(tmp_path):
+    import torch
+
+    from lstmkit.models.serialization import save_tensors
     from lstmkit.tasks.sentiment import build_model
 
     model = build_model(50, embedding_dim=4, units=4)
@@ -125,6 +128,9 @@ def test_loading_another_kind_of_model_names_it(tmp_path):
     model.save(tmp_path / "lm.lstmkit")
     with pytest.raises(ModelFileError, match="a language model; use lstmkit text generate"):
         TextClassifier.load(tmp_path / "lm.lstmkit")
+    save_tensors(tmp_path / "real_lm.lstmkit", {"w": torch.zeros(2)}, {"vocabulary": "{}"}, kind="language_model")
+    with pytest.raises(ModelFileError, match="real_lm.lstmkit' is a language model; use lstmkit text generate"):
+        TextClassifier.load(tmp_path / "real_lm.lstmkit")
     model.preprocessing = {}
     model.save(tmp_path / "bare.lstmkit")
     with pytest.raises(ModelFileError, match="bare lstmkit model"):

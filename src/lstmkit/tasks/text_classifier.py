@@ -346,7 +346,14 @@ class TextClassifier:
     def load(cls, path: str | PathLike[str]) -> TextClassifier:
         """Load a file written by :meth:`save`; another kind of lstmkit model is a ModelFileError saying what it is."""
         from lstmkit.models import load
+        from lstmkit.models.serialization import read_metadata
 
+        kind = read_metadata(path).get("kind") or "sequential"  # missing / foreign files: one-line ModelFileError
+        if kind != "sequential":
+            what = _OTHER_TASKS["language_model"] if str(kind).startswith("language_model") else f"a {kind!r} file"
+            raise ModelFileError(
+                f"model file {str(path)!r} is {what}, not a text classifier; train one with lstmkit text train-classifier"
+            )
         model = load(path)
         pre = getattr(model, "preprocessing", None)
         task = pre.get("task") if isinstance(pre, dict) else None

@@ -148,7 +148,7 @@ def test_language_model_file(tmp_path):
     from lstmkit.models.serialization import save_tensors
 
     save_tensors(tmp_path / "lm.lstmkit", {"w": torch.zeros(2)}, {"vocabulary": "{}"}, kind="language_model")
-    _fails(["text", "classify", str(tmp_path / "lm.lstmkit"), "hello"], "a language model; use lstmkit text generate")
+    _fails(["text", "classify", str(tmp_path / "lm.lstmkit"), "hello"], "a language model, not a text classifier; use it with lstmkit text generate")
 
 
 def test_missing_model_file(tmp_path):

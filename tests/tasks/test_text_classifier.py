@@ -122,14 +122,14 @@ def test_loading_another_kind_of_model_names_it(tmp_path):
     model = build_model(50, embedding_dim=4, units=4)
     model.preprocessing = {"task": "sentiment", "labels": ["negative", "positive"], "vectorizer": {}}
     model.save(tmp_path / "s.lstmkit")
-    with pytest.raises(ModelFileError, match="sentiment demo's model .* not a text classifier"):
+    with pytest.raises(ModelFileError, match="the sentiment demo's model, not a text classifier; read it with lstmkit.tasks.sentiment.load_classifier"):
         TextClassifier.load(tmp_path / "s.lstmkit")
     model.preprocessing = {"task": "language_model"}
     model.save(tmp_path / "lm.lstmkit")
-    with pytest.raises(ModelFileError, match="a language model; use lstmkit text generate"):
+    with pytest.raises(ModelFileError, match="a language model, not a text classifier; use it with lstmkit text generate"):
         TextClassifier.load(tmp_path / "lm.lstmkit")
     save_tensors(tmp_path / "real_lm.lstmkit", {"w": torch.zeros(2)}, {"vocabulary": "{}"}, kind="language_model")
-    with pytest.raises(ModelFileError, match="real_lm.lstmkit' is a language model; use lstmkit text generate"):
+    with pytest.raises(ModelFileError, match="real_lm.lstmkit' is a language model, not a text classifier; use it with lstmkit text generate"):
         TextClassifier.load(tmp_path / "real_lm.lstmkit")
     model.preprocessing = {}
     model.save(tmp_path / "bare.lstmkit")

@@ -46,10 +46,18 @@ _SIDES = ("pre", "post")
 
 #: What other lstmkit model files are, and which command reads them (for a clear "wrong kind" error).
 _OTHER_TASKS = {
-    "sentiment": "the sentiment demo's model (lstmkit demo); load it with lstmkit.tasks.sentiment.load_classifier",
-    "language_model": "a language model; use lstmkit text generate",
-    "lm": "a language model; use lstmkit text generate",
+    "sentiment": ("the sentiment demo's model", "read it with lstmkit.tasks.sentiment.load_classifier or retrain it with lstmkit demo"),
+    "language_model": ("a language model", "use it with lstmkit text generate"),
+    "lm": ("a language model", "use it with lstmkit text generate"),
 }
+
+
+def _wrong_kind(path: Any, what: str, hint: str | None) -> ModelFileError:
+    hint = f"{hint}; " if hint else ""
+    return ModelFileError(
+        f"model file {str(path)!r} is {what}, not a text classifier; {hint}"
+        "train a classifier with lstmkit text train-classifier"
+    )
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -350,26 +358,20 @@ class TextClassifier:
 
         kind = read_metadata(path).get("kind") or "sequential"  # missing / foreign files: one-line ModelFileError
         if kind != "sequential":
-            what = _OTHER_TASKS["language_model"] if str(kind).startswith("language_model") else f"a {kind!r} file"
-            raise ModelFileError(
-                f"model file {str(path)!r} is {what}, not a text classifier; train one with lstmkit text train-classifier"
-            )
+            if str(kind).startswith("language_model"):
+                raise _wrong_kind(path, *_OTHER_TASKS["language_model"])
+            raise _wrong_kind(path, f"a {kind!r} file", None)
         model = load(path)
         pre = getattr(model, "preprocessing", None)
         task = pre.get("task") if isinstance(pre, dict) else None
         if task != PREPROCESSING_TASK:
             if task in _OTHER_TASKS:
-                what = _OTHER_TASKS[task]
-            elif isinstance(task, str) and ("language" in task or task.endswith("_lm")):
-                what = _OTHER_TASKS["language_model"]
-            elif task:
-                what = f"a {task!r} model"
-            else:
-                what = "a bare lstmkit model (no task in its preprocessing)"
-            raise ModelFileError(
-                f"model file {str(path)!r} is {what}, not a text classifier; "
-                "train one with lstmkit text train-classifier"
-            )
+                raise _wrong_kind(path, *_OTHER_TASKS[task])
+            if isinstance(task, str) and ("language" in task or task.endswith("_lm")):
+                raise _wrong_kind(path, *_OTHER_TASKS["language_model"])
+            if task:
+                raise _wrong_kind(path, f"a {task!r} model", None)
+            raise _wrong_kind(path, "a bare lstmkit model (no task in its preprocessing)", None)
         try:
             params = dict(pre.get("params") or {})
             params = {k: v for k, v in params.items() if k in cls._PARAMS}

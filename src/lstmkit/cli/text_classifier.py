@@ -44,10 +44,10 @@ def register(text_app: typer.Typer) -> None:
         """Train an LSTM text classifier on labelled texts and save it as one model file."""
         from rich.console import Console
 
-        from lstmkit.tasks.sentiment import _prepare_output
+        from lstmkit.tasks.common import prepare_output
         from lstmkit.tasks.text_classifier import TextClassifier, read_dataset
 
-        out = _prepare_output(output)  # fail before training when the output cannot be written
+        out = prepare_output(output)  # fail before training when the output cannot be written
         train = read_dataset(data, text_field, label_field, encoding=encoding)
         val = read_dataset(valid, text_field, label_field, encoding=encoding) if valid is not None else None
         clf = TextClassifier(

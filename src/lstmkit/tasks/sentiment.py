@@ -20,7 +20,6 @@ Python API::
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,8 @@ import numpy as np
 
 from lstmkit.data.readers import read_jsonl
 from lstmkit.data.text import PAD_ID, TextVectorizer, _as_text_list, vectorizer_from_config
-from lstmkit.errors import ConfigError, DataError, ModelFileError
+from lstmkit.errors import DataError, ModelFileError
+from lstmkit.tasks.common import check_int, one_hot, prepare_output, seed_everything
 
 LABELS = ("negative", "positive")
 SPLITS = ("train", "valid", "test")
@@ -129,11 +129,6 @@ def load_dataset(data_dir: str | PathLike[str] | None = None) -> SentimentDatase
     d = resolve_data_dir(data_dir)
     splits = {name: _read_split(d / f"{name}.jsonl") for name in SPLITS}
     return SentimentDataset(data_dir=d, **splits)
-
-
-def one_hot(labels: np.ndarray, num_classes: int = len(LABELS)) -> np.ndarray:
-    """``(N,)`` int labels to ``(N, num_classes)`` float32 (what categorical_crossentropy expects)."""
-    return np.eye(num_classes, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
 
 
 # -------------------------------------------------------------------------------------------- model
@@ -267,20 +262,6 @@ class SentimentResult:
         return self.classifier.vectorizer
 
 
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ConfigError(f"{name} must be an integer >= {low}; found {value!r}")
-    return int(value)
-
-
-def seed_everything(seed: int) -> None:
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 def train_sentiment(
     data_dir: str | PathLike[str] | None = None,
     *,
@@ -305,35 +286,21 @@ def train_sentiment(
     ``None`` leaves torch's setting. One thread is the fast choice for this small model on a small CPU:
     on a busy 2-core machine two threads were measured up to 100x slower (threads spin-wait on each other).
     """
-    epochs = _check_int("epochs", epochs, 1)
-    max_length = _check_int("max_length", max_length, 1)
-    max_tokens = _check_int("max_tokens", max_tokens, 3)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    patience = _check_int("patience", patience, 1)
-    seed = _check_int("seed", seed, 0)
+    epochs = check_int("epochs", epochs, 1)
+    max_length = check_int("max_length", max_length, 1)
+    max_tokens = check_int("max_tokens", max_tokens, 3)
+    batch_size = check_int("batch_size", batch_size, 1)
+    patience = check_int("patience", patience, 1)
+    seed = check_int("seed", seed, 0)
     if threads is not None:
-        threads = _check_int("threads", threads, 1)
+        threads = check_int("threads", threads, 1)
     data = load_dataset(data_dir)
-    out_path = _prepare_output(output)
+    out_path = prepare_output(output, "sentiment.lstmkit")
     from lstmkit.nn.threads import torch_threads
 
     with torch_threads(threads):
         return _train(data, epochs, max_length, max_tokens, embedding_dim, units, batch_size, patience,
                       out_path, seed, examples, verbose, echo)
-
-
-def _prepare_output(output: str | PathLike[str] | None) -> Path | None:
-    """Check (before training) that the model file can be written: its directory is made now."""
-    if output is None:
-        return None
-    path = Path(output).expanduser()
-    if path.is_dir():
-        raise ConfigError(f"output: {path} is a directory; give a file path such as {path / 'sentiment.lstmkit'}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"output: cannot create directory {path.parent}: {e.strerror or e}") from None
-    return path
 
 
 
@@ -347,7 +314,7 @@ def _train(data: SentimentDataset, epochs: int, max_length: int, max_tokens: int
         max_tokens=max_tokens, output_sequence_length=max_length, padding="pre", truncation="pre"
     ).fit(data.train.texts)
     x_train, x_valid, x_test = (vectorizer(s.texts) for s in (data.train, data.valid, data.test))
-    y_train, y_valid, y_test = (one_hot(s.labels) for s in (data.train, data.valid, data.test))
+    y_train, y_valid, y_test = (one_hot(s.labels, len(LABELS)) for s in (data.train, data.valid, data.test))
 
     # The Embedding is sized max_tokens like the article's (ids beyond a smaller vocabulary are never used).
     model = build_model(max_tokens, embedding_dim=embedding_dim, units=units)

@@ -37,7 +37,7 @@ import numpy as np
 from lstmkit.data.readers import read_labeled_texts
 from lstmkit.data.text import _as_text_list, vectorizer_from_config, TextVectorizer
 from lstmkit.errors import ConfigError, DataError, InputValueError, ModelFileError
-from lstmkit.tasks.sentiment import _check_int, _prepare_output, one_hot, seed_everything
+from lstmkit.tasks.common import check_int, one_hot, prepare_output, seed_everything
 
 PREPROCESSING_TASK = "text_classifier"
 CELLS = ("lstm", "gru", "simple_rnn")
@@ -183,17 +183,17 @@ class TextClassifier:
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
-        _check_int("units", self.units, 1)
-        _check_int("embedding_dim", self.embedding_dim, 1)
-        _check_int("max_tokens", self.max_tokens, 3)
-        _check_int("max_length", self.max_length, 1)
-        _check_int("epochs", self.epochs, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("seed", self.seed, 0)
-        _check_int("attention_units", self.attention_units, 1)
-        _check_int("patience", self.patience, 1)
+        check_int("units", self.units, 1)
+        check_int("embedding_dim", self.embedding_dim, 1)
+        check_int("max_tokens", self.max_tokens, 3)
+        check_int("max_length", self.max_length, 1)
+        check_int("epochs", self.epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("seed", self.seed, 0)
+        check_int("attention_units", self.attention_units, 1)
+        check_int("patience", self.patience, 1)
         if self.threads is not None:
-            _check_int("threads", self.threads, 1)
+            check_int("threads", self.threads, 1)
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be a number in [0, 1); found {self.dropout!r}")
         if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
@@ -345,7 +345,7 @@ class TextClassifier:
     def save(self, path: str | PathLike[str]) -> Path:
         """Write one lstmkit model file (weights, config, vectorizer, labels, hyper-parameters)."""
         self._require_fitted("save")
-        out = _prepare_output(path)
+        out = prepare_output(path)
         self.model_.preprocessing = self.preprocessing()
         self.model_.save(out)
         return out

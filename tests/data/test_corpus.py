@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lstmkit.data import corpus
-from lstmkit.data.corpus import EOS, Vocabulary, batchify, bptt_windows, read_text, tokenize
+from lstmkit.data.corpus import EOS, Vocabulary, batchify, bptt_windows, tokenize
 from lstmkit.errors import ConfigError, DataError
 
 
@@ -55,17 +55,3 @@ def test_vocabulary_oov_and_round_trip():
     assert ids[1] == 0 and v.unknown(["the", "bird"]) == ["bird"]
     assert Vocabulary.from_config(v.get_config()).itos == v.itos
     assert v.decode(v.encode(["the", "cat", EOS, "dog"])) == "the cat\ndog"
-
-
-def test_read_text_errors(tmp_path):
-    with pytest.raises(DataError, match="not found"):
-        read_text(tmp_path / "missing.txt")
-    (tmp_path / "empty.txt").write_bytes(b"")
-    with pytest.raises(DataError, match="empty"):
-        read_text(tmp_path / "empty.txt")
-    (tmp_path / "bad.txt").write_bytes(b"hello \xff world")
-    with pytest.raises(DataError, match=r"byte offset 6.*--encoding"):
-        read_text(tmp_path / "bad.txt")
-    assert read_text(tmp_path / "bad.txt", "latin-1") == "hello \xff world"
-    with pytest.raises(ConfigError, match="encoding"):
-        read_text(tmp_path / "bad.txt", "no-such-codec")

@@ -180,3 +180,19 @@ def test_unknown_encoding(tmp_path):
     p.write_text("text,label\na,b\n")
     with pytest.raises(DataError, match="unknown encoding 'klingon'"):
         read_labeled_texts(p, encoding="klingon")
+
+
+def test_read_text_errors(tmp_path):
+    from lstmkit.data.readers import read_text
+
+    with pytest.raises(DataError, match="training file not found"):
+        read_text(tmp_path / "missing.txt", kind="training")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    with pytest.raises(DataError, match="empty"):
+        read_text(tmp_path / "empty.txt")
+    (tmp_path / "bad.txt").write_bytes(b"hello \xff world")
+    with pytest.raises(DataError, match=r"byte offset 6.*--encoding"):
+        read_text(tmp_path / "bad.txt")
+    assert read_text(tmp_path / "bad.txt", encoding="latin-1") == "hello \xff world"
+    with pytest.raises(DataError, match="unknown encoding"):
+        read_text(tmp_path / "bad.txt", encoding="no-such-codec")

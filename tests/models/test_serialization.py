@@ -6,7 +6,6 @@ import json
 import os
 import stat
 
-import numpy as np
 import pytest
 import torch
 from safetensors import safe_open

@@ -83,9 +83,9 @@ def register(text_app: typer.Typer) -> None:
             raise InputValueError("give either a TEXT argument or --file FILE (one text per line), not both or neither")
         clf = TextClassifier.load(model)
         if file is not None:
-            from lstmkit.data.readers import _read_text
+            from lstmkit.data.readers import read_text
 
-            _, content = _read_text(file, "text", encoding)
+            content = read_text(file, kind="text", encoding=encoding)
             texts = [line for line in content.splitlines() if line.strip()]
             if not texts:
                 raise DataError(f"text file has no non-blank lines: {file}")

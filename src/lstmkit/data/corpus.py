@@ -1,7 +1,7 @@
 """Text corpora for language models: a file to a token-id stream, and streams to TBPTT batches.
 
-* :func:`read_text` reads a whole file with a one-line :class:`~lstmkit.errors.DataError` for a
-  missing, empty or undecodable file (naming the byte offset and suggesting ``--encoding``).
+* Files are read with :func:`lstmkit.data.readers.read_text` (one-line errors for a missing, empty
+  or undecodable file, naming the byte offset and suggesting ``--encoding``).
 * :func:`tokenize`: ``level="char"`` keeps every character (newlines included); ``level="word"``
   splits each line on whitespace and ends it with ``<eos>`` (the Penn Treebank convention; PTB
   files already contain ``<unk>``, which stays an ordinary word).
@@ -20,9 +20,7 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import torch
@@ -38,34 +36,6 @@ def check_level(level: Any) -> str:
     if level not in LEVELS:
         raise ConfigError(f"level: expected one of {list(LEVELS)}, found {level!r}")
     return level
-
-
-def read_text(path: str | os.PathLike[str], encoding: str = "utf-8", *, what: str = "text file") -> str:
-    """The whole text of ``path``; one-line DataError when missing, a folder, empty or not decodable."""
-    p = Path(os.fspath(path))
-    if not p.exists():
-        raise DataError(f"{what} {str(p)!r}: not found")
-    if not p.is_file():
-        raise DataError(f"{what} {str(p)!r}: not a regular file")
-    try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise DataError(f"{what} {str(p)!r}: cannot be read ({e.strerror or e})") from None
-    if not raw:
-        raise DataError(f"{what} {str(p)!r}: is empty (0 bytes)")
-    try:
-        text = raw.decode(encoding)
-    except LookupError:
-        raise ConfigError(f"encoding: unknown text encoding {encoding!r}") from None
-    except UnicodeDecodeError as e:
-        bad = raw[e.start:e.start + 1].hex()
-        raise DataError(
-            f"{what} {str(p)!r}: not valid {encoding} at byte offset {e.start} (byte 0x{bad}); "
-            f"pass --encoding (e.g. --encoding latin-1) if the file uses another encoding"
-        ) from None
-    if not text.strip():
-        raise DataError(f"{what} {str(p)!r}: has no text (only whitespace)")
-    return text
 
 
 def tokenize(text: str, level: str, *, final_eos: bool = True) -> list[str]:
@@ -188,6 +158,6 @@ def bptt_windows(data: torch.Tensor, bptt: int, start: int = 0) -> Iterator[tupl
 
 
 __all__ = [
-    "LEVELS", "EOS", "OOV", "check_level", "read_text", "tokenize", "Vocabulary", "join_tokens",
+    "LEVELS", "EOS", "OOV", "check_level", "tokenize", "Vocabulary", "join_tokens",
     "batchify", "num_windows", "bptt_window", "bptt_windows",
 ]

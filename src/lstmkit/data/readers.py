@@ -35,6 +35,16 @@ def _read_text(path: str | PathLike[str], kind: str, encoding: str = "utf-8") ->
     return p, _decode(p, raw, kind, encoding)
 
 
+def read_text(path: str | PathLike[str], *, kind: str = "text", encoding: str = "utf-8") -> str:
+    """The whole text of a file, for any reader of plain text (a corpus, a file of texts to classify).
+
+    One-line :class:`DataError` when it is missing, a directory, empty (or only whitespace), or not
+    valid ``encoding`` (naming the byte offset and suggesting ``--encoding``); ``kind`` names the file
+    in messages (``"training"`` gives ``training file not found: ...``).
+    """
+    return _read_text(path, kind, encoding)[1]
+
+
 def _decode(p: Path, raw: bytes, kind: str, encoding: str = "utf-8") -> str:
     try:
         codecs.lookup(encoding)

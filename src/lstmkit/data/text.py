@@ -23,7 +23,6 @@ Fit on training texts only; validation and test texts are only transformed.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
 from torch import Tensor, _VF
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 

@@ -26,7 +26,7 @@ import random
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -35,8 +35,9 @@ import torch
 import torch.nn.functional as F
 
 from lstmkit.data.corpus import (
-    EOS, Vocabulary, batchify, bptt_window, check_level, num_windows, read_text, tokenize,
+    EOS, Vocabulary, batchify, bptt_window, check_level, num_windows, tokenize,
 )
+from lstmkit.data.readers import read_text
 from lstmkit.errors import ConfigError, DataError, InputValueError, ModelFileError
 from lstmkit.models.language_model import LanguageModel
 from lstmkit.models.serialization import file_kind, load_tensors, save_tensors
@@ -180,11 +181,11 @@ def prepare_data(train_path: str | os.PathLike[str], valid_path: str | os.PathLi
     Without ``valid_path`` the last 10% of the file's tokens are held out for validation.
     """
     check_level(level)
-    text = read_text(train_path, encoding, what="training file")
+    text = read_text(train_path, kind="training", encoding=encoding)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     tokens = tokenize(text, level)
     if valid_path is not None:
-        valid_tokens = tokenize(read_text(valid_path, encoding, what="validation file"), level)
+        valid_tokens = tokenize(read_text(valid_path, kind="validation", encoding=encoding), level)
         train_tokens = tokens
     else:
         cut = int(len(tokens) * (1.0 - HOLDOUT_FRACTION))
@@ -532,7 +533,7 @@ def evaluate_file(model_path: str | os.PathLike[str], text_path: str | os.PathLi
                   batch_size: int = 10, encoding: str = "utf-8") -> float:
     """Nats per token of a text file under a saved model (words not in the vocabulary count as ``<oov>``)."""
     model, vocab, _, _ = load_language_model(model_path)
-    tokens = tokenize(read_text(text_path, encoding, what="evaluation file"), vocab.level)
+    tokens = tokenize(read_text(text_path, kind="evaluation", encoding=encoding), vocab.level)
     return evaluate(model, torch.tensor(vocab.encode(tokens), dtype=torch.long), bptt, batch_size)
 
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from _train_lm_cli import run_train_lm
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "ptb"
@@ -38,7 +38,6 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     model = args.out / "ptb_small.lstmkit"
     cmd = [
-        sys.executable, "-c", "from lstmkit.cli import app; app()", "text", "train-lm",
         str(args.data / "ptb.train.txt"), "--valid", str(args.data / "ptb.valid.txt"), "-o", str(model),
         "--level", "word", "--layers", "2", "--units", "200", "--dropout", "0", "--optimizer", "sgd", "--lr", "20",
         "--clip", "0.25", "--bptt", "35", "--batch-size", "20", "--threads", str(args.threads), "--seed", str(args.seed),
@@ -47,13 +46,7 @@ def main() -> None:
         cmd += ["--schedule", "step", "--decay-start", "4", "--lr-decay", "0.5", "--epochs", str(args.epochs)]
     else:
         cmd += ["--schedule", "cosine", "--minutes", str(args.minutes), "--log-every", "200"]
-    print("command:", " ".join(cmd[3:]), flush=True)
-    print(f"cpu count {os.cpu_count()}, load average at start {os.getloadavg()}", flush=True)
-    t0 = time.perf_counter()
-    rc = subprocess.call(cmd)
-    train_wall = time.perf_counter() - t0
-    if rc != 0:
-        sys.exit(rc)
+    train_wall = run_train_lm(cmd)
     import torch
 
     from lstmkit.tasks.language_model import evaluate_file

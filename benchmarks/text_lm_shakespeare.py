@@ -13,10 +13,9 @@ import argparse
 import json
 import math
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
+
+from _train_lm_cli import run_train_lm
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
@@ -33,18 +32,12 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     model = args.out / "shakespeare.lstmkit"
     cmd = [
-        sys.executable, "-c", "from lstmkit.cli import app; app()", "text", "train-lm", str(args.data),
+        str(args.data),
         "-o", str(model), "--level", "char", "--layers", "2", "--units", "512", "--dropout", "0.2",
         "--bptt", "128", "--batch-size", "64", "--lr", "2e-3", "--minutes", str(args.minutes),
         "--threads", str(args.threads), "--seed", str(args.seed), "--log-every", "20",
     ]
-    print("command:", " ".join(cmd[3:]), flush=True)
-    print(f"cpu count {os.cpu_count()}, load average at start {os.getloadavg()}", flush=True)
-    t0 = time.perf_counter()
-    rc = subprocess.call(cmd)
-    wall = time.perf_counter() - t0
-    if rc != 0:
-        sys.exit(rc)
+    wall = run_train_lm(cmd)
     from lstmkit.models.serialization import read_metadata
 
     training = json.loads(read_metadata(model)["training"])

@@ -25,6 +25,8 @@ MODELS = {
     "BiLSTM": dict(bidirectional=True),
     "LSTM + attention": dict(attention=True),
     "SimpleRNN": dict(cell="simple_rnn"),
+    "LSTM + LM pre-training": dict(pretrain_epochs=None),  # None: --pretrain-epochs
+    "BiLSTM + LM pre-training": dict(bidirectional=True, pretrain_epochs=None),
 }
 
 
@@ -36,6 +38,7 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=400)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    ap.add_argument("--pretrain-epochs", type=int, default=4, help="language-model pre-training epochs (pre-trained models)")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -53,8 +56,9 @@ def main() -> None:
         probs = []
         accs = []
         for seed in args.seeds:
+            params = {k: (args.pretrain_epochs if v is None else v) for k, v in MODELS[name].items()}
             clf = TextClassifier(max_length=args.max_length, epochs=args.epochs, patience=args.patience, seed=seed,
-                                 threads=1, **MODELS[name])
+                                 threads=1, verbose=int("pretrain_epochs" in params), **params)
             t0 = time.perf_counter()
             clf.fit(train.texts, train.labels, valid=(valid.texts, valid.labels))
             secs = time.perf_counter() - t0

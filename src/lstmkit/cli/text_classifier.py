@@ -35,6 +35,7 @@ def register(text_app: typer.Typer) -> None:
         max_tokens: Annotated[int, typer.Option(help="Vocabulary size (padding and OOV included).")] = 20000,
         bidirectional: Annotated[bool, typer.Option("--bidirectional", help="Bidirectional LSTM.")] = False,
         attention: Annotated[bool, typer.Option("--attention", help="Attention pooling over all steps.")] = False,
+        pretrain_epochs: Annotated[int, typer.Option(help="Epochs of language-model pre-training on the training texts before fine-tuning (0: none).")] = 0,
         level: Annotated[str, typer.Option(help="Tokens: 'word' or 'char'.")] = "word",
         batch_size: Annotated[int, typer.Option(help="Batch size.")] = 32,
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -52,7 +53,7 @@ def register(text_app: typer.Typer) -> None:
         val = read_dataset(valid, text_field, label_field, encoding=encoding) if valid is not None else None
         clf = TextClassifier(
             units=units, embedding_dim=embedding_dim, max_tokens=max_tokens, max_length=max_length,
-            bidirectional=bidirectional, attention=attention, epochs=epochs, batch_size=batch_size, level=level,
+            bidirectional=bidirectional, attention=attention, pretrain_epochs=pretrain_epochs, epochs=epochs, batch_size=batch_size, level=level,
             seed=seed, threads=threads, verbose=0,
         )
         console = Console()

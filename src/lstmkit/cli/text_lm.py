@@ -38,6 +38,7 @@ def register(text_app: typer.Typer) -> None:
         minutes: Annotated[Optional[float], typer.Option(help="Time budget in minutes instead of epochs.")] = None,
         seed: Annotated[Optional[int], typer.Option(help="Random seed [0].")] = None,
         threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
+        precision: Annotated[Optional[str], typer.Option(help="fp32 (exact) or bf16 (autocast forward pass; ~1.6x faster on CPUs with AVX512-BF16/AMX) [fp32].")] = None,
         resume: Annotated[bool, typer.Option("--resume", help="Continue from OUTPUT.ckpt (same settings).")] = False,
         encoding: Annotated[str, typer.Option(help="Text encoding of the files.")] = "utf-8",
         log_every: Annotated[int, typer.Option(help="Print the running loss every N steps (0: per epoch only).")] = 0,
@@ -59,7 +60,7 @@ def register(text_app: typer.Typer) -> None:
             "level": level, "layers": layers, "units": units, "embedding_size": embedding_size, "dropout": dropout,
             "bptt": bptt, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "schedule": schedule,
             "lr_decay": lr_decay, "decay_start": decay_start, "clip": clip, "epochs": epochs, "minutes": minutes,
-            "seed": seed,
+            "seed": seed, "precision": precision,
         }
         given = {k: v for k, v in given.items() if v is not None}
         if resume:

@@ -42,6 +42,10 @@ from lstmkit.errors import ConfigError, DataError, InputValueError, ModelFileErr
 from lstmkit.models.language_model import LanguageModel
 from lstmkit.models.serialization import file_kind, load_tensors, save_tensors
 
+# fp32: exact (the fast path equals the reference cell). bf16: the forward pass runs under
+# torch.autocast in bfloat16 (oneDNN's bf16 LSTM kernels: ~1.6x faster steps on CPUs with
+# AVX512-BF16 or AMX); weights, gradients, optimizer state and the loss stay float32.
+PRECISIONS = ("fp32", "bf16")
 KIND_MODEL = "language_model"
 KIND_CHECKPOINT = "language_model_checkpoint"
 HOLDOUT_FRACTION = 0.1
@@ -49,7 +53,8 @@ LN2 = math.log(2.0)
 
 # What must agree between a checkpoint and a resumed run (epochs/minutes may change: "train longer").
 _FIXED_ON_RESUME = ("level", "layers", "units", "embedding_size", "dropout", "bptt", "batch_size", "lr",
-                    "optimizer", "schedule", "clip", "seed", "lr_decay", "decay_start", "eval_batch_size")
+                    "optimizer", "schedule", "clip", "seed", "lr_decay", "decay_start", "eval_batch_size",
+                    "precision")
 
 
 @dataclass
@@ -74,6 +79,7 @@ class LMConfig:
     seed: int = 0
     eval_batch_size: int = 10
     threads: int | None = None
+    precision: str = "fp32"  # fp32 | bf16 (autocast for the forward pass; weights and optimizer stay fp32)
 
     def resolved(self) -> "LMConfig":
         c = LMConfig(**asdict(self))
@@ -105,6 +111,8 @@ class LMConfig:
             raise ConfigError(f"epochs: expected an integer >= 1, found {c.epochs!r}")
         if c.schedule is None:
             c.schedule = "cosine" if c.minutes is not None else "plateau"
+        if c.precision not in PRECISIONS:
+            raise ConfigError(f"precision: expected {' or '.join(PRECISIONS)}, found {c.precision!r}")
         if c.schedule not in ("plateau", "cosine", "step", "constant"):
             raise ConfigError(f"schedule: expected plateau, cosine, step or constant, found {c.schedule!r}")
         if c.schedule == "cosine" and c.minutes is None:
@@ -469,8 +477,10 @@ def train_language_model(
                     g["lr"] = lr
                 x, y = bptt_window(streams, pos["window"], cfg.bptt)
                 hidden = (hidden[0].detach(), hidden[1].detach())
-                logits, hidden = model(x, hidden)
-                loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+                with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+                    logits, hidden = model(x, hidden)
+                loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
+                hidden = (hidden[0].float(), hidden[1].float())
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)

@@ -109,6 +109,8 @@ class TextClassifier:
     ``bidirectional``, ``attention`` (AttentionPooling over all steps instead of the last state),
     ``attention_units``, ``dropout`` (a Dropout layer before the classifier), ``learning_rate`` (Adam), ``cell`` (``"lstm"``, ``"gru"`` or ``"simple_rnn"``, for baselines), ``epochs``,
     ``batch_size``, ``patience`` (early stopping on validation accuracy, when ``valid`` is given),
+    ``pretrain_epochs`` (0: none; N: first train the embedding and recurrent layer as a language model
+    on the training texts for N epochs, see :mod:`lstmkit.tasks.lm_pretraining`, then fine-tune),
     ``level`` (``"word"`` or ``"char"``), ``truncation`` (``"pre"`` keeps a long text's *last* tokens),
     ``standardize``, ``seed``, ``threads`` (torch threads while fitting / predicting; ``None`` leaves
     torch's setting), ``verbose``.
@@ -133,6 +135,7 @@ class TextClassifier:
         dropout: float = 0.0,
         learning_rate: float = 0.001,
         patience: int = 3,
+        pretrain_epochs: int = 0,
         standardize: str | None = "lower_and_strip_punctuation",
         threads: int | None = 1,
         verbose: int = 0,
@@ -153,6 +156,7 @@ class TextClassifier:
         self.dropout = dropout
         self.learning_rate = learning_rate
         self.patience = patience
+        self.pretrain_epochs = pretrain_epochs
         self.standardize = standardize
         self.threads = threads
         self.verbose = verbose
@@ -165,7 +169,7 @@ class TextClassifier:
 
     _PARAMS = (
         "units", "embedding_dim", "max_tokens", "max_length", "bidirectional", "attention", "epochs", "batch_size",
-        "level", "truncation", "seed", "cell", "attention_units", "dropout", "learning_rate", "patience", "standardize", "threads", "verbose",
+        "level", "truncation", "seed", "cell", "attention_units", "dropout", "learning_rate", "patience", "pretrain_epochs", "standardize", "threads", "verbose",
     )
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -192,6 +196,7 @@ class TextClassifier:
         check_int("seed", self.seed, 0)
         check_int("attention_units", self.attention_units, 1)
         check_int("patience", self.patience, 1)
+        check_int("pretrain_epochs", self.pretrain_epochs, 0)
         if self.threads is not None:
             check_int("threads", self.threads, 1)
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
@@ -229,6 +234,22 @@ class TextClassifier:
         model.compile(optimizer=Adam(learning_rate=float(self.learning_rate)), loss="categorical_crossentropy", metrics=["accuracy"])
         model.build((None, None))
         return model
+
+    def _pretrain(self, texts: list[str]) -> None:
+        """Language-model pre-training of the embedding and recurrent layer on ``texts`` (whole texts, untruncated)."""
+        from lstmkit.layers import Bidirectional
+        from lstmkit.tasks.lm_pretraining import pretrain_encoder
+
+        embedding, recurrent = self.model_.layers[0], self.model_.layers[1]
+        if isinstance(recurrent, Bidirectional):
+            rnns = [(recurrent.forward_layer.cell, False), (recurrent.backward_layer.cell, True)]
+        else:
+            rnns = [(recurrent.cell, False)]
+        echo = print if self.verbose else None
+        self.pretrain_losses_ = pretrain_encoder(
+            embedding.embeddings, rnns, [self.vectorizer_.encode(t) for t in texts], epochs=self.pretrain_epochs,
+            batch_size=self.batch_size, seed=self.seed, echo=echo,
+        )
 
     def _encode_labels(self, labels: list[Any], what: str) -> np.ndarray:
         index = {c: i for i, c in enumerate(self.classes_)}
@@ -291,6 +312,8 @@ class TextClassifier:
                 callbacks.append(stopper)
             self.model_ = self._build_model(self.vectorizer_.vocabulary_size(), len(classes))
             t0 = time.perf_counter()
+            if self.pretrain_epochs:
+                self._pretrain(texts)
             hist = self.model_.fit(x, y, epochs=self.epochs, batch_size=self.batch_size,
                                    validation_data=validation_data, callbacks=callbacks, verbose=self.verbose)
             self.fit_seconds_ = time.perf_counter() - t0

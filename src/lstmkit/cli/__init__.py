@@ -149,6 +149,11 @@ text_classifier.register(text_app)
 text_lm.register(text_app)
 app.add_typer(text_app, name="text")
 
+# `lstmkit seq ...`: sequence classification (sensors, speech).
+from lstmkit.cli.seq import seq_app  # noqa: E402
+
+app.add_typer(seq_app, name="seq")
+
 
 if __name__ == "__main__":  # pragma: no cover
     app()

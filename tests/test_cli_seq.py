@@ -1,0 +1,166 @@
+"""``lstmkit seq train-classifier | classify | evaluate`` end to end; every bad input is one line and exit 2."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from lstmkit.cli import app
+
+sf = pytest.importorskip("soundfile")
+pytest.importorskip("librosa")
+
+runner = CliRunner()
+SMALL = ["--units", "8", "--epochs", "12", "--learning-rate", "0.02", "--batch-size", "8", "--n-mfcc", "8",
+         "--deltas", "1", "--quiet"]
+PITCH = {"lo": 300.0, "hi": 1400.0}
+
+
+def write_tone(path, freq, seconds, rate=8000):
+    t = np.arange(int(seconds * rate)) / rate
+    sf.write(str(path), (0.4 * np.sin(2 * np.pi * freq * t)).astype(np.float32), rate)
+    return path
+
+
+def predicted(stdout):
+    """{sequence name: predicted label} from the rich table that classify prints."""
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in stdout.splitlines() if line.count("│") >= 3]
+    return {r[0]: r[1] for r in rows if r and r[0] != "sequence"}
+
+
+def _fails(args, *needles):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    err = result.stderr.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in result.output, err
+    for n in needles:
+        assert n in err, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory):
+    """``{label}_{speaker}_{index}.wav`` tones, FSDD-style; index 0-1 is the test split."""
+    d = tmp_path_factory.mktemp("seqcli")
+    rec = d / "rec"
+    rec.mkdir()
+    for label, freq in PITCH.items():
+        for spk in ("ann", "bob"):
+            for i in range(6):
+                write_tone(rec / f"{label}_{spk}_{i}.wav", freq * (1 + 0.02 * i), 0.12 + 0.02 * i)
+    model = d / "tones.lstmkit"
+    result = runner.invoke(app, ["seq", "train-classifier", str(rec), "-o", str(model), "--test-pattern", r"_[01]\.wav$",
+                                 "--valid-pattern", r"_2\.wav$", *SMALL])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "12 training sequences" in out and "test: 8 sequences" in out and "validation: 4 sequences" in out
+    assert "test accuracy: 1.0000" in out and model.is_file()
+    return d, rec, model
+
+
+def test_classify_a_wav_and_a_folder(audio):
+    d, rec, model = audio
+    result = runner.invoke(app, ["seq", "classify", str(model), str(rec / "hi_ann_0.wav")])
+    assert result.exit_code == 0, result.output
+    assert "hi_ann_0.wav" in result.stdout and "P(hi)" in result.stdout and "P(lo)" in result.stdout
+    assert predicted(result.stdout) == {"hi_ann_0.wav": "hi"}
+    new = d / "new"
+    new.mkdir()
+    write_tone(new / "unknown.wav", 310.0, 0.2)
+    result = runner.invoke(app, ["seq", "classify", str(model), str(new)])
+    assert result.exit_code == 0, result.output
+    assert predicted(result.stdout) == {"unknown.wav": "lo"}
+
+
+def test_evaluate_the_test_split(audio):
+    _, rec, model = audio
+    result = runner.invoke(app, ["seq", "evaluate", str(model), str(rec), "--test-pattern", r"_[01]\.wav$"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert "8 sequences matching" in out and "1.0000" in out and "confusion matrix" in out
+
+
+def test_wrong_sample_rate_fails_or_resamples(audio):
+    d, _, model = audio
+    f = write_tone(d / "fast_rate.wav", 1400.0, 0.2, rate=16000)
+    _fails(["seq", "classify", str(model), str(f)], "fast_rate.wav", "16000 Hz", "expected 8000 Hz", "--resample")
+    result = runner.invoke(app, ["seq", "classify", str(model), str(f), "--resample"])
+    assert result.exit_code == 0, result.output
+    assert predicted(result.stdout) == {"fast_rate.wav": "hi"}
+    mixed = d / "mixed"
+    mixed.mkdir()
+    write_tone(mixed / "hi_x_0.wav", 1400.0, 0.2)
+    write_tone(mixed / "lo_x_0.wav", 300.0, 0.2, rate=11025)
+    _fails(["seq", "train-classifier", str(mixed), "-o", str(d / "m.lstmkit"), *SMALL], "lo_x_0.wav", "11025 Hz", "expected 8000 Hz")
+
+
+def test_corrupt_wav_and_empty_folder(audio, tmp_path):
+    _, _, model = audio
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....WAVEfmt garbage")
+    _fails(["seq", "classify", str(model), str(bad)], "bad.wav", "cannot read audio file")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _fails(["seq", "train-classifier", str(empty), "-o", str(tmp_path / "m.lstmkit")], "has no .wav files")
+    _fails(["seq", "evaluate", str(model), str(empty)], "has no .wav files")
+
+
+def test_manifest_with_unknown_columns(audio, tmp_path):
+    _, rec, _ = audio
+    m = tmp_path / "m.csv"
+    m.write_text("path,digit\nlo_ann_0.wav,lo\n")
+    _fails(["seq", "train-classifier", str(rec), "--manifest", str(m), "-o", str(tmp_path / "x.lstmkit")],
+           "missing field 'file', 'label'", "fields present: 'path', 'digit'")
+
+
+def test_single_class_and_wrong_kind_model(audio, tmp_path):
+    d, rec, _ = audio
+    _fails(["seq", "train-classifier", str(rec), "-o", str(tmp_path / "x.lstmkit"), "--label-pattern", r"(_)", *SMALL],
+           "single class")
+    from lstmkit.layers import Dense
+    from lstmkit.models import Sequential
+
+    other = tmp_path / "dense.lstmkit"
+    Sequential([Dense(2, input_shape=(3,))]).save(other)
+    _fails(["seq", "classify", str(other), str(rec / "lo_ann_0.wav")], "holds a Keras-style Sequential model",
+           "not a sequence classifier")
+
+
+def test_arrays_end_to_end_and_their_errors(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = ["id,step,label,a,b"]
+    for i in range(40):
+        label = "up" if i % 2 else "down"
+        for t in range(int(rng.integers(4, 9))):
+            v = (t if label == "up" else -t) * 0.3 + rng.normal(0, 0.1)
+            rows.append(f"s{i},{t},{label},{v:.4f},{rng.normal():.4f}")
+    train = tmp_path / "train.csv"
+    train.write_text("\n".join(rows) + "\n")
+    model = tmp_path / "arr.lstmkit"
+    result = runner.invoke(app, ["seq", "train-classifier", str(train), "-o", str(model), "--cell", "gru",
+                                 "--pooling", "mean", "--test-pattern", r"^s[0-9]$", *SMALL])
+    assert result.exit_code == 0, result.output
+    assert "30 training sequences" in result.stdout and "test: 10 sequences" in result.stdout
+    result = runner.invoke(app, ["seq", "evaluate", str(model), str(train)])
+    assert result.exit_code == 0, result.output
+    acc = float(next(x for x in result.stdout.splitlines() if "gru" in x).split("│")[2])
+    assert acc >= 0.9
+    x = np.zeros((2, 5, 2), dtype=np.float32)
+    x[1] = np.arange(5)[:, None] * 0.3
+    npz = tmp_path / "new.npz"
+    np.savez(npz, x=x, lengths=np.array([3, 5]))
+    result = runner.invoke(app, ["seq", "classify", str(model), str(npz)])
+    assert result.exit_code == 0, result.output
+    assert predicted(result.stdout)["1"] == "up" and "P(down)" in result.stdout
+    # errors
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,label,a,b\ns0,up,1,2\ns0,up,1,x2\n")
+    _fails(["seq", "train-classifier", str(bad), "-o", str(tmp_path / "b.lstmkit")], f"{bad}:3", "'b'", "'x2'")
+    np.savez(npz, x=np.zeros((2, 5, 3)))
+    _fails(["seq", "classify", str(model), str(npz)], "3 features, the model expects 2")
+    _fails(["seq", "classify", str(model), str(tmp_path)], "is audio but the model was trained on arrays")
+    ts = tmp_path / "bad.ts"
+    ts.write_text("@problemName x\n@univariate false\n@classLabel true a b\n@data\n1,2:3,4:a\n1,2:b\n")
+    _fails(["seq", "train-classifier", str(ts), "-o", str(tmp_path / "t.lstmkit")], f"{ts}:6", "1 dimensions, expected 2")
+    _fails(["seq", "train-classifier", str(train), "-o", str(tmp_path / "c.lstmkit"), "--cell", "lstm2"], "cell must be one of")

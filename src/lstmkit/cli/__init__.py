@@ -154,6 +154,17 @@ from lstmkit.cli.seq import seq_app  # noqa: E402
 
 app.add_typer(seq_app, name="seq")
 
+# `lstmkit forecast ...`: time-series forecasting (train, predict, backtest).
+from lstmkit.cli import forecast  # noqa: E402
+
+forecast_app = typer.Typer(
+    name="forecast",
+    help="Time-series forecasting: train an LSTM forecaster, predict, backtest beside the baselines.",
+    no_args_is_help=True,
+)
+forecast.register(forecast_app)
+app.add_typer(forecast_app, name="forecast")
+
 
 if __name__ == "__main__":  # pragma: no cover
     app()

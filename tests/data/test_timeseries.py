@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -21,7 +23,7 @@ from lstmkit.data.timeseries import (
     split_borders,
     window_starts,
 )
-from lstmkit.errors import ConfigError, DataError, ShapeError
+from lstmkit.errors import ConfigError, DataError, InputValueError, ShapeError
 
 HEADER = "date,load,temp\n"
 
@@ -277,3 +279,18 @@ def test_windows_never_read_outside_their_split():
             assert y.min() == a + context
     assert borders["valid"][0] + context == borders["train"][1]
     assert borders["test"][0] + context == borders["valid"][1]
+
+
+def test_core_imports_stay_free_of_pandas():
+    code = "import sys, lstmkit, lstmkit.data; sys.exit('pandas' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_check_frame_rejects_non_frames_and_index_problems():
+    with pytest.raises(InputValueError, match="expected a pandas DataFrame, found list"):
+        check_frame([1, 2, 3])
+    dup = pd.DataFrame({"x": [1.0, 2.0, 3.0]}, index=pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-02"]))
+    assert "row 2 (index 2024-01-02 00:00:00): the time index: duplicate timestamp" in error_of(check_frame, dup)
+    assert "unknown time column 'ts'; columns present: x" in error_of(check_frame, dup, time_col="ts")
+    numbered = pd.DataFrame({"x": [1.0, 2.0]}, index=[7, 9])
+    assert list(check_frame(numbered).index) == [0, 1]

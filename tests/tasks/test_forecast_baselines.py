@@ -82,3 +82,11 @@ def test_baseline_table_rows():
     multi = baseline_table(seasonal_series(300)[:200], None, np.repeat(test_x, 2, axis=2),
                            np.repeat(test_y, 2, axis=2), horizon, season, seasonal_series(300)[:200], dlinear=False)
     assert [r["model"] for r in multi] == ["naive", "seasonal naive"]  # no ETS for 2 columns
+
+
+def test_baseline_table_scores_ets_on_evenly_spaced_windows_when_there_are_many():
+    values = seasonal_series(80, channels=1)
+    test_x, test_y = make_windows(values, 20, 4)  # 57 windows
+    rows = baseline_table(values[:40], None, test_x, test_y, 4, 1, values[:40], dlinear=False, ets_max_windows=3)
+    assert [r["model"] for r in rows] == ["naive", "ETS (3 of 57 windows)"]
+    assert baseline_table(values[:40], None, test_x[:2], test_y[:2], 4, 1, values[:40], ets=False, dlinear=False)[-1]["model"] == "naive"

@@ -213,9 +213,8 @@ def _fill_missing(
     """Fill the NaNs of ``values`` (T, C) by ``fill``; without ``fill`` a NaN is an error naming its row."""
     if not missing.any():
         return values
-    rows, cols = np.nonzero(missing)
-    first = int(np.argmin(rows * missing.shape[1] + cols))
-    i, j = int(rows[first]), int(cols[first])
+    rows, cols = np.nonzero(missing)  # row-major: the first is the earliest cell
+    i, j = int(rows[0]), int(cols[0])
     if fill is None:
         raise DataError(
             f"{where(i)}: column {names[j]!r}: empty or NaN cell ({int(missing.sum())} in all); "

@@ -116,8 +116,8 @@ class DLinear:
     """DLinear (Zeng et al. 2023), channel-independent, trained on z-scored windows.
 
     ``context`` L and ``horizon`` H are fixed at construction; ``kernel`` (odd) is the moving-average
-    width. Training: Adam (``lr`` 5e-3, halved after every epoch, the DLinear code's ``type1``
-    schedule), MSE on the training windows in shuffled mini-batches of ``batch_size`` (32), at most
+    width. Training: Adam (``lr`` 5e-3, multiplied by ``lr_decay`` (0.5) after every epoch: the
+    DLinear code's ``type1`` schedule and learning rate for ETTh1), MSE on the training windows in shuffled mini-batches of ``batch_size`` (32), at most
     ``epochs`` (10) epochs, early stopping after ``patience`` (3) epochs without a better validation
     MSE, keeping the best weights. Same ``seed``, same data, one thread -> the same model.
     ``history_`` lists each epoch's mean training and validation MSE (on the z-scored scale).
@@ -333,7 +333,7 @@ def baseline_table(
     dlinear: bool = True,
     ets: bool | None = None,
     ets_seasonal: str | None = "add",
-    ets_max_windows: int | None = 300,
+    ets_max_windows: int | None = 100,
     seed: int = 0,
     threads: int | None = 1,
 ) -> list[dict[str, Any]]:
@@ -350,7 +350,7 @@ def baseline_table(
     * ``ETS`` (additive trend, ``ets_seasonal`` seasonality when the context holds two seasons), when
       the series is univariate (``ets=None``) or ``ets=True``. ETS fits one model per window, so when
       there are more than ``ets_max_windows`` windows it scores that many, evenly spaced, and the row's
-      name says so (``"ETS (300 of 2785 windows)"``).
+      name says so (``"ETS (100 of 2785 windows)"``; a fit takes about 0.5 s on a 336-step hourly window).
 
     MASE scales by ``insample`` with ``season``; ``seconds`` is the fit + predict wall time.
     """

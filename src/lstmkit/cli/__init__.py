@@ -165,6 +165,11 @@ forecast_app = typer.Typer(
 forecast.register(forecast_app)
 app.add_typer(forecast_app, name="forecast")
 
+# `lstmkit bench ...`: benchmarks of the article's claims (each module registers its commands in cli/bench.py).
+from lstmkit.cli.bench import bench_app  # noqa: E402
+
+app.add_typer(bench_app, name="bench")
+
 
 if __name__ == "__main__":  # pragma: no cover
     app()

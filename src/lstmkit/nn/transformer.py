@@ -27,9 +27,13 @@ from lstmkit.nn._base import check_bool, check_positive_int, check_probability
 from lstmkit.nn.lengths import as_lengths
 
 
-def sinusoidal_positions(max_len: int, d_model: int) -> Tensor:
-    """``(max_len, d_model)`` sinusoidal position table."""
-    position = torch.arange(max_len, dtype=torch.float64).unsqueeze(1)
+def sinusoidal_positions(max_len: int, d_model: int, start: int = 0) -> Tensor:
+    """``(max_len, d_model)`` sinusoidal encodings of positions ``start .. start + max_len - 1``.
+
+    Computed in float64 from the position itself, so any row (position 10**6 included) can be made
+    on the fly, and equals the same row of a table that starts at 0.
+    """
+    position = torch.arange(start, start + max_len, dtype=torch.float64).unsqueeze(1)
     frequency = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float64) * (-math.log(10000.0) / d_model))
     table = torch.zeros(max_len, d_model, dtype=torch.float64)
     table[:, 0::2] = torch.sin(position * frequency)

@@ -87,7 +87,8 @@ def register(forecast_app: typer.Typer) -> None:
         instance_norm: Annotated[str, typer.Option(help="'mean' (RevIN-style), 'last' or 'none'.")] = "mean",
         intervals: Annotated[str, typer.Option(help="'quantile', 'gaussian' or 'none'.")] = "quantile",
         level: Annotated[float, typer.Option(help="Nominal coverage of the intervals.")] = 0.8,
-        loss: Annotated[str, typer.Option(help="Point-model loss: 'mse' or 'mae'.")] = "mse",
+        loss: Annotated[str, typer.Option(help="Point-model loss: 'mae' or 'mse'.")] = "mae",
+        dropout: Annotated[float, typer.Option(help="Dropout before the output projection.")] = 0.5,
         batch_size: Annotated[int, typer.Option(help="Batch size (windows).")] = 256,
         lr: Annotated[float, typer.Option(help="Adam learning rate (cosine decay).")] = 1e-3,
         patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 3,
@@ -120,6 +121,7 @@ def register(forecast_app: typer.Typer) -> None:
         fc = Forecaster(
             context, horizon, targets, covs, segment=segment, units=units, layers=layers, head=head,
             instance_norm=instance_norm, intervals=None if intervals == "none" else intervals, level=level, loss=loss,
+            dropout=dropout,
             epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed, threads=threads, season=season,
             verbose=1,
         )

@@ -9,7 +9,7 @@ import torch
 from lstmkit.errors import ConfigError, DataError, InputValueError, ModelFileError, ShapeError
 from lstmkit.tasks.sequence_classifier import SequenceClassifier, bucketed_batches, stratified_holdout
 
-FAST = dict(units=12, epochs=25, batch_size=8, learning_rate=0.01, patience=25)
+FAST = dict(units=12, epochs=20, batch_size=8, learning_rate=0.01, patience=20)
 
 
 def waves(n, seed, features=2):
@@ -66,11 +66,11 @@ def test_padding_does_not_leak_into_predictions(pooling):
 
 def test_early_stopping_restores_the_best_epoch():
     x, y = waves(60, 6)
-    clf = SequenceClassifier(units=8, epochs=40, batch_size=8, learning_rate=0.01, patience=3, validation_split=0.25).fit(x, y)
+    clf = SequenceClassifier(units=8, epochs=25, batch_size=8, learning_rate=0.01, patience=3, validation_split=0.25).fit(x, y)
     h = clf.history_
-    assert len(h["val_accuracy"]) == len(h["loss"]) <= 40
+    assert len(h["val_accuracy"]) == len(h["loss"]) <= 25
     assert h["val_accuracy"][clf.best_epoch_ - 1] == max(h["val_accuracy"])
-    assert len(h["loss"]) == 40 or len(h["loss"]) - clf.best_epoch_ == 3   # stopped after `patience` epochs
+    assert len(h["loss"]) == 25 or len(h["loss"]) - clf.best_epoch_ == 3   # stopped after `patience` epochs
     # explicit validation data is used instead of a split
     xv, yv = waves(10, 7)
     clf2 = SequenceClassifier(units=4, epochs=2, validation_split=0.5).fit(x, y, valid=(xv, yv))

@@ -73,9 +73,9 @@ def train_classifier(
     units: Annotated[int, typer.Option(help="Units per layer and direction.")] = 64,
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 1,
     bidirectional: Annotated[bool, typer.Option("--bidirectional", help="Read each sequence in both directions.")] = False,
-    dropout: Annotated[float, typer.Option(help="Dropout between layers and before the classifier.")] = 0.0,
-    pooling: Annotated[str, typer.Option(help="Sequence summary: last (final state), mean (over real steps) or attention.")] = "last",
-    epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping on validation accuracy).")] = 30,
+    dropout: Annotated[float, typer.Option(help="Dropout between layers and before the classifier.")] = 0.1,
+    pooling: Annotated[str, typer.Option(help="Sequence summary: last (final state), mean (over real steps) or attention.")] = "mean",
+    epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping on validation accuracy).")] = 40,
     batch_size: Annotated[int, typer.Option(help="Batch size.")] = 32,
     learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = 0.003,
     patience: Annotated[int, typer.Option(help="Epochs without a better validation accuracy before stopping.")] = 8,
@@ -175,8 +175,10 @@ def classify(
     resample: Resample = False,
     id_column: IdColumn = "id",
     time_column: TimeColumn = None,
+    all_labels: Annotated[bool, typer.Option("--all", help="A probability column for every label (default: when there are at most 4).")] = False,
 ) -> None:
-    """Print the label of each sequence in INPUT and the probability of every label."""
+    """Print the label of each sequence in INPUT with its probability (and those of the runners-up, or of every label)."""
+    import numpy as np
     from rich.console import Console
     from rich.table import Table
 
@@ -184,19 +186,19 @@ def classify(
     data = _read_for(clf, input, "input", labels_required=False, id_column=id_column, time_column=time_column,
                      label_pattern=None)
     probs = clf.predict_proba(data.sequences)
+    every = all_labels or len(clf.classes_) <= 4
     table = Table(show_header=True, header_style="bold")
-    table.add_column("sequence")
-    table.add_column("label")
-    shown = clf.classes_ if len(clf.classes_) <= 12 else []
-    for c in shown:
-        table.add_column(f"P({c})", justify="right")
-    if not shown:
-        table.add_column("P(label)", justify="right")
+    prob_columns = [f"P({c})" for c in clf.classes_] if every else ["P(label)", "runners-up"]
+    for col in ("sequence", "label", *prob_columns):
+        table.add_column(col, justify="right" if col.startswith("P(") else "left", no_wrap=col != "sequence", overflow="fold")
     for name, p in zip(data.names, probs):
-        best = int(p.argmax())
-        cells = [f"{v:.3f}" for v in p] if shown else [f"{p[best]:.3f}"]
-        table.add_row(name, str(clf.classes_[best]), *cells)
-    Console().print(table)
+        order = np.argsort(-p, kind="stable")
+        if every:
+            cells = [f"{v:.3f}" for v in p]
+        else:
+            cells = [f"{p[order[0]]:.3f}", "  ".join(f"{clf.classes_[i]}: {p[i]:.3f}" for i in order[1:3])]
+        table.add_row(name, str(clf.classes_[order[0]]), *cells)
+    Console(width=max(100, Console().width)).print(table)
 
 
 @seq_app.command("evaluate")

@@ -191,8 +191,8 @@ class SequenceClassifier:
     )
 
     def __init__(
-        self, cell: str = "lstm", units: int = 64, layers: int = 1, bidirectional: bool = False, dropout: float = 0.0,
-        pooling: str = "last", *, attention_units: int = 32, epochs: int = 30, batch_size: int = 32,
+        self, cell: str = "lstm", units: int = 64, layers: int = 1, bidirectional: bool = False, dropout: float = 0.1,
+        pooling: str = "mean", *, attention_units: int = 32, epochs: int = 40, batch_size: int = 32,
         learning_rate: float = 0.003, clip_norm: float = 1.0, patience: int = 8, validation_split: float = 0.1,
         standardize: bool = True, audio: AudioFeatures | None = None, seed: int = 0, threads: int | None = 1,
         verbose: int = 0,

@@ -164,3 +164,21 @@ def test_arrays_end_to_end_and_their_errors(tmp_path):
     ts.write_text("@problemName x\n@univariate false\n@classLabel true a b\n@data\n1,2:3,4:a\n1,2:b\n")
     _fails(["seq", "train-classifier", str(ts), "-o", str(tmp_path / "t.lstmkit")], f"{ts}:6", "1 dimensions, expected 2")
     _fails(["seq", "train-classifier", str(train), "-o", str(tmp_path / "c.lstmkit"), "--cell", "lstm2"], "cell must be one of")
+
+
+def test_classify_with_many_labels_shows_runners_up_or_all(tmp_path):
+    rng = np.random.default_rng(1)
+    y = np.arange(30) % 5
+    x = (rng.normal(0, 0.1, (30, 4, 2)) + y[:, None, None]).astype(np.float32)
+    data = tmp_path / "five.npz"
+    np.savez(data, x=x, y=y)
+    model = tmp_path / "five.lstmkit"
+    result = runner.invoke(app, ["seq", "train-classifier", str(data), "-o", str(model), "--units", "4", "--epochs", "1",
+                                 "--valid-fraction", "0", "--quiet"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["seq", "classify", str(model), str(data)])
+    assert result.exit_code == 0, result.output
+    assert "runners-up" in result.stdout and "P(4)" not in result.stdout and len(predicted(result.stdout)) == 30
+    result = runner.invoke(app, ["seq", "classify", str(model), str(data), "--all"])
+    assert result.exit_code == 0, result.output
+    assert "P(0)" in result.stdout and "P(4)" in result.stdout and "runners-up" not in result.stdout

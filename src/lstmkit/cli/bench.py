@@ -16,3 +16,6 @@ bench_app = typer.Typer(
 
 
 # Each benchmark module registers its commands here.
+from lstmkit.cli import bench_scaling  # noqa: E402
+
+bench_scaling.register(bench_app)

@@ -52,8 +52,9 @@ class KVCache:
     """Keys and values of every layer for the steps seen so far, and the step/extend API.
 
     Args:
-        model: a causal :class:`TransformerEncoder` (usually in eval mode; dropout layers are
-            applied as the model's mode says).
+        model: a causal :class:`TransformerEncoder`, in eval mode (the cache is for inference; it
+            applies no dropout to attention weights, so a training-mode model with dropout > 0
+            would not match its own forward).
         batch_size: ``N``, the sequences decoded together.
         capacity: steps to reserve memory for now; the cache grows by doubling past it.
         start: absolute position of the first step (its sinusoidal encoding).
@@ -190,9 +191,11 @@ class KVCache:
             q, k, v = qkv.view(batch, steps, 3, heads, head_dim).permute(2, 0, 3, 1, 4)
             keys[:, :, self.length : end].copy_(k)
             values[:, :, self.length : end].copy_(v)
-            a = F.scaled_dot_product_attention(
-                q, keys[:, :, first_key:end], values[:, :, first_key:end], attn_mask=mask
-            )
+            k_seen, v_seen = keys[:, :, first_key:end], values[:, :, first_key:end]
+            if mask is None:  # one query: two matrix-vector products read the cache in place (no copy)
+                a = torch.softmax(q @ k_seen.transpose(-1, -2) * head_dim**-0.5, dim=-1) @ v_seen
+            else:
+                a = F.scaled_dot_product_attention(q, k_seen, v_seen, attn_mask=mask)
             a = a.transpose(1, 2).reshape(batch, steps, model.d_model)
             z = z + layer.dropout1(attention.out_proj(a))
             feed = layer.linear2(layer.dropout(layer.activation(layer.linear1(layer.norm2(z)))))

@@ -42,9 +42,21 @@ def prepare_output(output: str | PathLike[str] | None, example_name: str = "mode
     return path
 
 
+def prepare_output_dir(out: str | PathLike[str]) -> Path:
+    """Create a benchmark's output folder (before any run); a file in the way is a one-line ConfigError."""
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out: expected a folder, found the file {str(path)!r}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out: cannot create the folder {str(path)!r} ({e.strerror or e})") from None
+    return path
+
+
 def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     """``(N,)`` int labels to ``(N, num_classes)`` float32 (what categorical_crossentropy expects)."""
     return np.eye(num_classes, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
 
 
-__all__ = ["check_int", "seed_everything", "prepare_output", "one_hot"]
+__all__ = ["check_int", "seed_everything", "prepare_output", "prepare_output_dir", "one_hot"]

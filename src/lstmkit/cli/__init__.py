@@ -170,6 +170,11 @@ from lstmkit.cli.bench import bench_app  # noqa: E402
 
 app.add_typer(bench_app, name="bench")
 
+# `lstmkit inspect MODEL INPUT --out DIR`: gate inspection of any LSTM model (a root command).
+from lstmkit.cli import inspect as inspect_command  # noqa: E402
+
+inspect_command.register(app)
+
 
 if __name__ == "__main__":  # pragma: no cover
     app()

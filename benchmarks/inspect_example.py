@@ -6,7 +6,7 @@ repository), reports its accuracy on the validation fold, saves it under ``runs/
 ``lstmkit inspect`` on one sentence and writes ``docs/img/inspect_gates.png`` (the heatmap) and, when
 Chromium is installed, ``docs/img/inspect_page.png`` (a screenshot of the HTML page)::
 
-    .venv/bin/python benchmarks/inspect_example.py [--data DIR] [--reviews 400] [--epochs 4] [--out runs/inspect]
+    .venv/bin/python benchmarks/inspect_example.py [--data DIR] [--reviews 1600] [--epochs 6] [--out runs/inspect]
 
 Budget: about one minute on one thread (a few seconds of it is the inspection itself).
 """
@@ -60,8 +60,8 @@ def screenshot(page: Path, png: Path) -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--reviews", type=int, default=400, help="training reviews used (the first ones of train.jsonl)")
-    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--reviews", type=int, default=1600, help="training reviews used (the first ones of train.jsonl)")
+    ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "inspect")
     ap.add_argument("--img", type=Path, default=ROOT / "docs" / "img")
     args = ap.parse_args()

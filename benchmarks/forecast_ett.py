@@ -4,10 +4,11 @@ The standard protocol (Informer / Autoformer / DLinear code): rows [0, 8640) tra
 validation, [11520, 14400) test (12/4/4 months of hours; validation and test windows read their
 context from the rows before); every one of the 7 columns is both input and output; z-scores with the
 training rows' statistics; context 336; MSE and MAE on the z-scores, averaged over every test window
-(stride 1), step and channel. All models are trained and scored in this one process, one torch thread::
+(stride 1), step and channel (``--targets OT``: the univariate setting, OT alone). All models are trained and scored in this one process, one torch thread::
 
     .venv/bin/python benchmarks/forecast_ett.py [--datasets ETTh1 ETTh2] [--horizons 96 192 336 720]
-        [--epochs 10] [--units 256] [--segment 48] [--loss mae] [--dropout 0.5] [--seed 0] [--intervals quantile] [--plot PNG]
+        [--epochs 10] [--units 256] [--segment 48] [--loss mae] [--dropout 0.5] [--seed 0]
+        [--targets OT] [--intervals quantile] [--plot PNG]
 
 The LSTM (``lstmkit.tasks.forecaster.Forecaster``) trains with Adam (cosine decay), early stopping on
 the validation MSE; the DLinear baseline (``lstmkit.tasks.forecast_baselines``) with its own recipe
@@ -31,7 +32,7 @@ from lstmkit.tasks.forecaster import Forecaster
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ett"
 CONTEXT = 336
-SEASON = 24
+SEASON = 24  # hourly data: daily season (seasonal naive, MASE, ETS)
 
 
 def _windows(z: np.ndarray, rows: tuple[int, int], horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +41,7 @@ def _windows(z: np.ndarray, rows: tuple[int, int], horizon: int) -> tuple[np.nda
 
 
 def run_one(name: str, horizon: int, args: argparse.Namespace) -> list[dict]:
-    df = read_series(args.data / f"{name}.csv", time_col="date")
+    df = read_series(args.data / f"{name}.csv", time_col="date", columns=args.targets)
     borders = split_borders(len(df), context=CONTEXT, horizon=horizon, scheme="ett")
     fc = Forecaster(
         CONTEXT, horizon, segment=args.segment, units=args.units, layers=args.layers, dropout=args.dropout,
@@ -68,7 +69,7 @@ def run_one(name: str, horizon: int, args: argparse.Namespace) -> list[dict]:
         t0 = time.perf_counter()
         train = z[slice(*borders["train"])]
         table = baseline_table(train, z[slice(*borders["valid"])], test_x, test_y, horizon, SEASON, train,
-                               dlinear=True, ets=False, seed=args.seed, threads=1)
+                               dlinear=True, ets=None, seed=args.seed, threads=1)
         for r in table:
             rows.append({"dataset": name, "horizon": horizon, "model": r["model"], "mse": r["mse"], "mae": r["mae"],
                          "seconds": r["seconds"], "windows": len(test_x), "note": ""})
@@ -119,6 +120,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--stride", type=int, default=1, help="between training windows")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--targets", nargs="+", default=None, help="columns read and forecast (default: all 7)")
     ap.add_argument("--intervals", default=None, choices=["quantile", "gaussian"])
     ap.add_argument("--plot", type=Path, default=None, help="PNG of one ETTh1 OT test forecast (first dataset/horizon)")
     ap.add_argument("--no-baselines", action="store_true")
@@ -133,11 +135,11 @@ def main() -> None:
             rows += run_one(name, horizon, args)
             print(f"  done, {time.perf_counter() - start:.0f} s in all", flush=True)
     print()
-    print(f"{'dataset':8} {'H':>4} {'model':15} {'MSE':>7} {'MAE':>7} {'MSE/DLinear':>11} {'seconds':>8}  note")
+    print(f"{'dataset':8} {'H':>4} {'model':26} {'MSE':>7} {'MAE':>7} {'MSE/DLinear':>11} {'seconds':>8}  note")
     for r in rows:
         ref = [q["mse"] for q in rows if q["dataset"] == r["dataset"] and q["horizon"] == r["horizon"] and q["model"] == "DLinear"]
         ratio = f"{r['mse'] / ref[0]:.3f}" if ref else "-"
-        print(f"{r['dataset']:8} {r['horizon']:>4} {r['model']:15} {r['mse']:7.4f} {r['mae']:7.4f} {ratio:>11} "
+        print(f"{r['dataset']:8} {r['horizon']:>4} {r['model']:26} {r['mse']:7.4f} {r['mae']:7.4f} {ratio:>11} "
               f"{r['seconds']:8.1f}  {r['note']}")
     print(f"total {time.perf_counter() - start:.0f} s; seed {args.seed}; command: {' '.join(sys.argv)}")
 

@@ -123,7 +123,7 @@ class Forecaster:
       ``level`` (nominal coverage of the intervals, default 0.8), ``loss`` (point models: ``"mse"``
       or ``"mae"``);
     * training: ``epochs``, ``batch_size``, ``lr`` (Adam), ``lr_schedule`` (``"cosine"`` decay per
-      step, or ``"constant"``), ``patience`` (early stopping on validation MSE, best weights kept),
+      step, or ``"constant"``), ``patience`` (early stopping on the validation MSE, or loss with intervals; best weights kept),
       ``stride`` (between training windows), ``seed``, ``threads`` (torch threads; ``None`` leaves
       torch's setting), ``verbose`` (0 silent, 1 one line per epoch);
     * ``season`` (for seasonal-naive and MASE; ``None``: from the frequency, 24 hourly, 12 monthly...),
@@ -357,7 +357,8 @@ class Forecaster:
         validation; windows may read their context from the training rows before), ``"ett"`` or
         ``"fractions"`` (:func:`lstmkit.data.timeseries.split_borders`: train and validation rows
         of ``df``; its test rows are not touched), or a DataFrame holding a validation series.
-        Early stopping watches the validation MSE of the point forecast (in training z-scores).
+        Early stopping watches the validation MSE of the point forecast (in training z-scores), or,
+        with intervals, the validation loss (pinball / negative log-likelihood), which scores them too.
         """
         self._check_params()
         targets, covariates = _names("targets", self.targets), _names("covariates", self.covariates) or []
@@ -415,19 +416,22 @@ class Forecaster:
         cov = w[:, :L, C:] if self.covariates_ else None
         return w[:, :L, :C], cov, w[:, L:, :C]
 
-    def _window_mse(self, series: Any, starts: Any) -> float:
+    def _validate(self, series: Any, starts: Any) -> tuple[float, float]:
+        """``(MSE of the point forecast, mean training loss)`` over the windows at ``starts``."""
         import torch
 
         net = self.network_
         net.eval()
-        total, count = 0.0, 0
+        total, count, loss_total = 0.0, 0, 0.0
         with torch.no_grad():
             for b in range(0, len(starts), 1024):
                 x, cov, y = self._batch(series, starts[b : b + 1024])
-                err = net.point(net(x, cov)) - y
+                out = net(x, cov)
+                err = net.point(out) - y
                 total += float((err * err).sum())
                 count += err.numel()
-        return total / max(count, 1)
+                loss_total += float(net.loss(out, y)) * len(x)
+        return total / max(count, 1), loss_total / max(len(starts), 1)
 
     def _train(self, train: np.ndarray, valid: np.ndarray | None) -> None:
         import torch
@@ -451,7 +455,7 @@ class Forecaster:
         steps_per_epoch = math.ceil(len(starts) / int(self.batch_size))
         total_steps = steps_per_epoch * int(self.epochs)
         gen = torch.Generator().manual_seed(int(self.seed))
-        history: dict[str, list[float]] = {"loss": [], "val_mse": [], "seconds": []}
+        history: dict[str, list[float]] = {"loss": [], "val_mse": [], "val_loss": [], "seconds": []}
         best, best_state, best_epoch, bad = math.inf, None, None, 0
         t0 = time.perf_counter()
         step = 0
@@ -474,11 +478,16 @@ class Forecaster:
             history["loss"].append(loss_sum / len(order))
             line = f"epoch {epoch + 1}/{self.epochs}: train loss {history['loss'][-1]:.4f}"
             if valid_t is not None:
-                val = self._window_mse(valid_t, valid_starts)
-                history["val_mse"].append(val)
-                line += f", valid MSE {val:.4f}"
+                val_mse, val_loss = self._validate(valid_t, valid_starts)
+                history["val_mse"].append(val_mse)
+                history["val_loss"].append(val_loss)
+                line += f", valid MSE {val_mse:.4f}" + (f", valid loss {val_loss:.4f}" if self.intervals else "")
+                # Point models stop on the validation MSE; interval models on their own loss (pinball /
+                # NLL), which also scores the intervals.
+                val = val_loss if self.intervals else val_mse
                 if val < best:
                     best, best_epoch, bad = val, epoch + 1, 0
+                    self.valid_mse_ = val_mse
                     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
                 else:
                     bad += 1
@@ -493,7 +502,8 @@ class Forecaster:
         self.fit_seconds_ = time.perf_counter() - t0
         self.history_ = history
         self.best_epoch_ = best_epoch if best_epoch is not None else len(history["loss"])
-        self.valid_mse_ = best if valid_t is not None else None
+        if valid_t is None:
+            self.valid_mse_ = None
 
     # ------------------------------------------------------------------------------ predict
     def _run(self, x: np.ndarray, *, stats_from: np.ndarray | None = None, batch_size: int = 1024) -> dict[str, np.ndarray]:

@@ -53,6 +53,7 @@ from lstmkit.tasks.longrange import (
 )
 
 STAGES = ("init", "trained")
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # ~1.2e-38: below it float32 loses precision, then flushes to 0
 DEFAULT_MODELS = ("rnn", "gru", "lstm")
 
 
@@ -180,6 +181,8 @@ def plot_gradients(flows: list[GradientFlow], length: int, path: Path, budget: B
             shown = g > 0  # a log axis cannot show exact zeros
             color, _ = MODEL_STYLE.get(f.model, ("black", "o"))
             ax.plot(distance[shown], g[shown], color=color, label=f"{f.model} (test MSE {f.mse[stage]:.3f})")
+        if any((f.norms[stage][f.norms[stage] > 0] < FLOAT32_TINY).any() for f in flows):
+            ax.axhline(FLOAT32_TINY, color="grey", linestyle=":", linewidth=1, label="float32 smallest normal")
         ax.set_yscale("log")
         ax.set_xlabel("distance from the loss, T - 1 - t (steps)")
         ax.set_title(titles[stage])

@@ -8,19 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmkit.cli import app
+from cli_checks import fails as _fails
 
 runner = CliRunner()
 
 TINY = ["--steps", "2", "--hidden", "4", "--batch-size", "8", "--test-size", "8", "--eval-every", "1"]
 
 
-def _fails(args, *needles):
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2, result.output
-    err = result.stderr.strip()
-    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in result.output, err
-    for needle in needles:
-        assert needle in err, err
 
 
 @pytest.mark.parametrize("task, metric", [("adding", "mse"), ("copy", "symbol_accuracy")])

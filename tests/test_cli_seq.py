@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmkit.cli import app
+from cli_checks import fails as _fails
 
 sf = pytest.importorskip("soundfile")
 pytest.importorskip("librosa")
@@ -29,14 +30,6 @@ def predicted(stdout):
     return {r[0]: r[1] for r in rows if r and r[0] != "sequence"}
 
 
-def _fails(args, *needles):
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2, result.output
-    err = result.stderr.strip()
-    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in result.output, err
-    for n in needles:
-        assert n in err, err
-    return err
 
 
 @pytest.fixture(scope="module")

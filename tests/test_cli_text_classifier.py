@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmkit.cli import app
+from cli_checks import fails as _fails
 
 runner = CliRunner()
 
@@ -43,14 +44,6 @@ def _write_jsonl(path, rows):
     return path
 
 
-def _fails(args, *needles):
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2, result.output
-    err = result.stderr.strip()
-    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in result.output, err
-    for n in needles:
-        assert n in err, err
-    return err
 
 
 @pytest.fixture(scope="module")

@@ -84,7 +84,7 @@ def register(forecast_app: typer.Typer) -> None:
         units: Annotated[int, typer.Option(help="LSTM width.")] = 256,
         layers: Annotated[int, typer.Option(help="LSTM layers.")] = 1,
         head: Annotated[str, typer.Option(help="'direct' (all steps at once) or 'autoregressive'.")] = "direct",
-        instance_norm: Annotated[str, typer.Option(help="'mean' (RevIN-style), 'last' or 'none'.")] = "mean",
+        instance_norm: Annotated[str, typer.Option(help="'last' (subtract the window's last value), 'mean' (RevIN-style: also divide by the window's std) or 'none'.")] = "last",
         intervals: Annotated[str, typer.Option(help="'quantile', 'gaussian' or 'none'.")] = "quantile",
         level: Annotated[float, typer.Option(help="Nominal coverage of the intervals.")] = 0.8,
         loss: Annotated[str, typer.Option(help="Point-model loss: 'mae' or 'mse'.")] = "mae",

@@ -172,7 +172,7 @@ class LSTMForecastNetwork(nn.Module):
         segment: ``S``, steps per segment (1 = a plain per-step LSTM).
         hidden_size: ``d``, embedding and LSTM width.
         num_layers: stacked LSTM layers.
-        instance_norm: ``"mean"`` (RevIN), ``"last"`` (subtract the last value) or ``"none"``.
+        instance_norm: ``"last"`` (subtract the last value), ``"mean"`` (RevIN) or ``"none"``.
         head: ``"direct"`` or ``"autoregressive"``.
         output: ``"point"``, ``"quantile"`` or ``"gaussian"``.
         quantiles: levels for ``output="quantile"``.
@@ -191,7 +191,7 @@ class LSTMForecastNetwork(nn.Module):
         segment: int = 48,
         hidden_size: int = 256,
         num_layers: int = 1,
-        instance_norm: str = "mean",
+        instance_norm: str = "last",
         head: str = "direct",
         output: str = "point",
         quantiles: Sequence[float] = (0.1, 0.5, 0.9),

@@ -115,8 +115,9 @@ class Forecaster:
       the time axis is not the index);
     * ``segment`` (steps per LSTM input segment, must divide ``context``; ``None``: the largest
       divisor of ``context`` up to ``context // 7``, 48 for 336; 1 = a plain per-step LSTM),
-      ``units`` (embedding/LSTM width), ``layers``, ``instance_norm`` (``"mean"`` RevIN-style,
-      ``"last"``, ``"none"``; ``True``/``False`` mean ``"mean"``/``"none"``), ``head`` (``"direct"``
+      ``units`` (embedding/LSTM width), ``layers``, ``instance_norm`` (``"last"``: subtract the
+      window's last value, the default; ``"mean"``: RevIN-style, subtract the mean and divide by the
+      std; ``"none"``; ``True``/``False`` mean ``"mean"``/``"none"``), ``head`` (``"direct"``
       or ``"autoregressive"``), ``dropout``;
     * ``intervals`` (``None``, ``"quantile"``: pinball loss on the ``(1 - level)/2``, 0.5 and
       ``(1 + level)/2`` quantiles, or ``"gaussian"``: mean and scale by negative log-likelihood),
@@ -147,7 +148,7 @@ class Forecaster:
         segment: int | None = None,
         units: int = 256,
         layers: int = 1,
-        instance_norm: str | bool = "mean",
+        instance_norm: str | bool = "last",
         head: str = "direct",
         dropout: float = 0.5,
         intervals: str | None = None,

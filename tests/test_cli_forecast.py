@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmkit.cli import app
+from cli_checks import fails as _fails
 
 runner = CliRunner()
 SMALL = ["--context", "48", "--horizon", "12", "--segment", "12", "--units", "16", "--epochs", "2", "--batch-size", "64"]
@@ -25,14 +26,6 @@ def _write_csv(path, n=400):
     return path
 
 
-def _fails(args, *needles):
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2, result.output
-    err = result.stderr.strip()
-    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in result.output, err
-    for n in needles:
-        assert n in err, err
-    return err
 
 
 @pytest.fixture(scope="module")

@@ -54,9 +54,25 @@ def prepare_output_dir(out: str | PathLike[str]) -> Path:
     return path
 
 
+class ParamsMixin:
+    """scikit-learn's ``get_params`` / ``set_params`` over the hyper-parameter names in ``_PARAMS``."""
+
+    _PARAMS: tuple[str, ...] = ()
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self._PARAMS}
+
+    def set_params(self, **params: Any) -> Any:
+        for k, v in params.items():
+            if k not in self._PARAMS:
+                raise ConfigError(f"{type(self).__name__} has no parameter {k!r}; known: {', '.join(self._PARAMS)}")
+            setattr(self, k, v)
+        return self
+
+
 def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     """``(N,)`` int labels to ``(N, num_classes)`` float32 (what categorical_crossentropy expects)."""
     return np.eye(num_classes, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
 
 
-__all__ = ["check_int", "seed_everything", "prepare_output", "prepare_output_dir", "one_hot"]
+__all__ = ["check_int", "seed_everything", "prepare_output", "prepare_output_dir", "ParamsMixin", "one_hot"]

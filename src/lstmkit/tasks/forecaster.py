@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from lstmkit.errors import ConfigError, DataError, InputValueError, LstmkitError, ModelFileError
-from lstmkit.tasks.common import check_int, prepare_output, seed_everything
+from lstmkit.tasks.common import ParamsMixin, check_int, prepare_output, seed_everything
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -104,7 +104,7 @@ class Backtest:
     notes: list[str] = field(default_factory=list)
 
 
-class Forecaster:
+class Forecaster(ParamsMixin):
     """An LSTM forecaster with scikit-learn's interface (see the module docstring).
 
     Hyper-parameters (stored as given; :meth:`fit` checks them):
@@ -203,16 +203,6 @@ class Forecaster:
         self.valid_mse_: float | None = None
         self.fit_seconds_: float | None = None
         self.train_windows_: int | None = None
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._PARAMS}
-
-    def set_params(self, **params: Any) -> Forecaster:
-        for k, v in params.items():
-            if k not in self._PARAMS:
-                raise ConfigError(f"Forecaster has no parameter {k!r}; known: {', '.join(self._PARAMS)}")
-            setattr(self, k, v)
-        return self
 
     def __repr__(self) -> str:
         return (

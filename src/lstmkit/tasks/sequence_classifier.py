@@ -54,7 +54,7 @@ from torch import nn
 
 from lstmkit.data.audio import AudioFeatures, Standardizer, featurize_files
 from lstmkit.errors import ConfigError, DataError, InputValueError, ModelFileError, ShapeError
-from lstmkit.tasks.common import check_int, prepare_output, seed_everything
+from lstmkit.tasks.common import ParamsMixin, check_int, prepare_output, seed_everything
 
 KIND = "sequence-classifier"
 CELLS = ("lstm", "gru", "rnn")
@@ -171,7 +171,7 @@ def _check_labels(labels: Any, n: int, what: str) -> list[Any]:
 
 
 # ------------------------------------------------------------------------------------------ classifier
-class SequenceClassifier:
+class SequenceClassifier(ParamsMixin):
     """A recurrent sequence classifier with scikit-learn's interface (see the module docstring).
 
     Hyper-parameters (checked by :meth:`fit`): ``cell`` (``"lstm"``, ``"gru"`` or ``"rnn"``: Elman
@@ -210,16 +210,6 @@ class SequenceClassifier:
         self.best_epoch_: int | None = None
         self.fit_seconds_: float | None = None
         self.data_info_: dict[str, Any] = {}
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._PARAMS}
-
-    def set_params(self, **params: Any) -> SequenceClassifier:
-        for k, v in params.items():
-            if k not in self._PARAMS:
-                raise ConfigError(f"SequenceClassifier has no parameter {k!r}; known: {', '.join(self._PARAMS)}")
-            setattr(self, k, v)
-        return self
 
     def __repr__(self) -> str:
         return (f"SequenceClassifier(cell={self.cell!r}, units={self.units}, layers={self.layers}, "

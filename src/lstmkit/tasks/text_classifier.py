@@ -37,7 +37,7 @@ import numpy as np
 from lstmkit.data.readers import read_labeled_texts
 from lstmkit.data.text import _as_text_list, vectorizer_from_config, TextVectorizer
 from lstmkit.errors import ConfigError, DataError, InputValueError, ModelFileError
-from lstmkit.tasks.common import check_int, one_hot, prepare_output, seed_everything
+from lstmkit.tasks.common import ParamsMixin, check_int, one_hot, prepare_output, seed_everything
 
 PREPROCESSING_TASK = "text_classifier"
 CELLS = ("lstm", "gru", "simple_rnn")
@@ -101,7 +101,7 @@ def _check_labels(labels: Any, n: int, what: str) -> list[Any]:
 
 
 # ------------------------------------------------------------------------------------- classifier
-class TextClassifier:
+class TextClassifier(ParamsMixin):
     """An LSTM text classifier with scikit-learn's interface (see the module docstring).
 
     Hyper-parameters (stored as given; checked by :meth:`fit`): ``units``, ``embedding_dim``,
@@ -171,16 +171,6 @@ class TextClassifier:
         "units", "embedding_dim", "max_tokens", "max_length", "bidirectional", "attention", "epochs", "batch_size",
         "level", "truncation", "seed", "cell", "attention_units", "dropout", "learning_rate", "patience", "pretrain_epochs", "standardize", "threads", "verbose",
     )
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._PARAMS}
-
-    def set_params(self, **params: Any) -> TextClassifier:
-        for k, v in params.items():
-            if k not in self._PARAMS:
-                raise ConfigError(f"TextClassifier has no parameter {k!r}; known: {', '.join(self._PARAMS)}")
-            setattr(self, k, v)
-        return self
 
     def __repr__(self) -> str:
         return f"TextClassifier(units={self.units}, bidirectional={self.bidirectional}, attention={self.attention}, cell={self.cell!r})"

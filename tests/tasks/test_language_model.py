@@ -156,8 +156,22 @@ def test_model_doctest():
     assert result.failed == 0 and result.attempted > 0
 
 
+def test_bf16_refused_with_one_line_where_the_cpu_lacks_it(text_file, tmp_path, monkeypatch):
+    from lstmkit.tasks import language_model as lm
+
+    monkeypatch.setattr(lm, "bf16_supported", lambda: False)
+    cfg = LMConfig(**{**TINY.__dict__, "precision": "bf16"})
+    with pytest.raises(ConfigError, match=r"precision bf16: this CPU has no bfloat16 .*use --precision fp32"):
+        train_language_model(text_file, tmp_path / "b.lstmkit", cfg)
+    assert not (tmp_path / "b.lstmkit").exists() and not checkpoint_path(tmp_path / "b.lstmkit").exists()
+
+
 def test_bf16_precision_trains_close_to_fp32(text_file, tmp_path):
     # bf16 autocasts the forward pass only: the same seed gives nearly the same first-epoch loss, and it learns.
+    from lstmkit.tasks.language_model import bf16_supported
+
+    if not bf16_supported():
+        pytest.skip(f"this CPU ({torch.backends.cpu.get_cpu_capability()}) has no oneDNN bfloat16 LSTM kernels")
     results = {}
     for precision in ("fp32", "bf16"):
         cfg = LMConfig(**{**TINY.__dict__, "epochs": 2, "lr": 2e-2, "dropout": 0.0, "precision": precision})
@@ -167,3 +181,22 @@ def test_bf16_precision_trains_close_to_fp32(text_file, tmp_path):
     assert bf16[1].val_loss < bf16[0].val_loss
     with pytest.raises(ConfigError, match="precision"):
         LMConfig(precision="fp16").resolved()
+
+
+def test_untied_model_trains_saves_and_resumes(text_file, tmp_path):
+    cfg = LMConfig(**{**TINY.__dict__, "tie_weights": False, "embedding_size": 32})  # larger than units: fine untied
+    result = train_language_model(text_file, tmp_path / "u.lstmkit", cfg)
+    model, vocab, _, _ = load_language_model(result.output)
+    assert not model.tied and model.decoder.weight is not model.embedding.weight
+    assert "decoder.weight" in model.tensors() and model.embed_scale == 1.0
+    x = torch.tensor(vocab.encode(list("First Citizen")), dtype=torch.long).view(-1, 1)
+    assert torch.equal(model(x)[0], load_language_model(result.output)[0](x)[0])
+    assert result.history[-1].val_loss < math.log(result.vocab_size)
+    # a resumed run may not change tying; a tied embedding larger than the units is refused up front
+    same_size = LMConfig(**{**cfg.__dict__, "embedding_size": 24})
+    train_language_model(text_file, tmp_path / "r.lstmkit", same_size, on_step=lambda s: s == 5)
+    with pytest.raises(ConfigError, match="tie_weights was False"):
+        train_language_model(text_file, tmp_path / "r.lstmkit", LMConfig(**{**same_size.__dict__, "tie_weights": True}),
+                             resume=True)
+    with pytest.raises(ConfigError, match="embedding_size <= units"):
+        LMConfig(**{**TINY.__dict__, "embedding_size": 32}).resolved()

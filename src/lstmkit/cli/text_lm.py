@@ -24,7 +24,8 @@ def register(text_app: typer.Typer) -> None:
         valid: Annotated[Optional[Path], typer.Option(help="Validation text (default: the last 10% of FILE).")] = None,
         layers: Annotated[Optional[int], typer.Option(help="LSTM layers [2].")] = None,
         units: Annotated[Optional[int], typer.Option(help="LSTM units per layer [256].")] = None,
-        embedding_size: Annotated[Optional[int], typer.Option(help="Embedding size [= units]; < units projects the LSTM output (tied weights).")] = None,
+        embedding_size: Annotated[Optional[int], typer.Option(help="Embedding size [= units]; with --tie, < units projects the LSTM output.")] = None,
+        tie: Annotated[Optional[bool], typer.Option("--tie/--no-tie", help="Share the embedding with the decoder [--tie]; --no-tie gives each its own weights.")] = None,
         dropout: Annotated[Optional[float], typer.Option(help="Dropout [0.2].")] = None,
         bptt: Annotated[Optional[int], typer.Option(help="Truncated BPTT window [128].")] = None,
         batch_size: Annotated[Optional[int], typer.Option(help="Parallel streams [64].")] = None,
@@ -57,7 +58,7 @@ def register(text_app: typer.Typer) -> None:
         if log_every < 0:
             raise ConfigError(f"--log-every: expected an integer >= 0, found {log_every}")
         given = {
-            "level": level, "layers": layers, "units": units, "embedding_size": embedding_size, "dropout": dropout,
+            "level": level, "layers": layers, "units": units, "embedding_size": embedding_size, "tie_weights": tie, "dropout": dropout,
             "bptt": bptt, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "schedule": schedule,
             "lr_decay": lr_decay, "decay_start": decay_start, "clip": clip, "epochs": epochs, "minutes": minutes,
             "seed": seed, "precision": precision,

@@ -1,7 +1,8 @@
 """The language model: token embedding -> ``lstmkit.nn.LSTM`` (fused path) -> linear decoder over the vocabulary.
 
 Weight tying (Press & Wolf 2017; Inan et al. 2017): when ``tie_weights`` is on, the decoder reuses the
-embedding matrix. That needs the LSTM's output size to equal the embedding size: either
+embedding matrix (initialised uniform in +-0.1 and read times ``sqrt(embedding_size)``); when off, the
+embedding is torch's N(0, 1) and the decoder has its own weights. That needs the LSTM's output size to equal the embedding size: either
 ``embedding_size == hidden_size``, or the LSTM projects its output down to ``embedding_size``
 (``proj_size``, an LSTMP). Inputs and logits are time-major: ``x`` is ``(L, N)`` ids, logits are
 ``(L, N, vocab_size)``.
@@ -55,14 +56,17 @@ class LanguageModel(nn.Module):
                          proj_size=proj)
         out_size = proj or hidden_size
         self.decoder = nn.Linear(out_size, vocab_size)
-        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
-        if self.tie_weights:
-            self.decoder.weight = self.embedding.weight
         self.tied = self.tie_weights
-        # The embedding starts small (uniform +-0.1, so tied logits start near uniform); reading it
-        # times sqrt(embedding_size) gives the LSTM unit-scale inputs. Measured on Tiny Shakespeare
-        # (2x256, 50 Adam steps): mean loss of steps 40-50 2.38 nats with the scale, 3.12 without.
-        self.embed_scale = math.sqrt(embedding_size)
+        if self.tie_weights:
+            # The embedding starts small (uniform +-0.1, so tied logits start near uniform); reading it
+            # times sqrt(embedding_size) gives the LSTM unit-scale inputs. Measured on Tiny Shakespeare
+            # (2x256, 50 Adam steps): mean loss of steps 40-50 2.38 nats with the scale, 3.12 without.
+            nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+            self.decoder.weight = self.embedding.weight
+            self.embed_scale = math.sqrt(embedding_size)
+        else:
+            # Untied: torch's N(0, 1) embedding already gives unit-scale inputs.
+            self.embed_scale = 1.0
 
     @property
     def output_size(self) -> int:

@@ -46,13 +46,27 @@ from lstmkit.models.serialization import file_kind, load_tensors, save_tensors
 # torch.autocast in bfloat16 (oneDNN's bf16 LSTM kernels: ~1.6x faster steps on CPUs with
 # AVX512-BF16 or AMX); weights, gradients, optimizer state and the loss stay float32.
 PRECISIONS = ("fp32", "bf16")
+
+
+def bf16_supported() -> bool:
+    """Whether oneDNN can run bfloat16 LSTM kernels on this CPU (AVX512-BF16 or AMX; not plain AVX2)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def check_precision_supported(precision: str) -> None:
+    """A ConfigError naming the CPU's capability when ``precision`` cannot run here (bf16 without oneDNN bf16)."""
+    if precision == "bf16" and not bf16_supported():
+        raise ConfigError(
+            "precision bf16: this CPU has no bfloat16 LSTM kernels (oneDNN needs AVX512-BF16 or AMX; found "
+            f"{torch.backends.cpu.get_cpu_capability()}); use --precision fp32"
+        )
 KIND_MODEL = "language_model"
 KIND_CHECKPOINT = "language_model_checkpoint"
 HOLDOUT_FRACTION = 0.1
 LN2 = math.log(2.0)
 
 # What must agree between a checkpoint and a resumed run (epochs/minutes may change: "train longer").
-_FIXED_ON_RESUME = ("level", "layers", "units", "embedding_size", "dropout", "bptt", "batch_size", "lr",
+_FIXED_ON_RESUME = ("level", "layers", "units", "embedding_size", "tie_weights", "dropout", "bptt", "batch_size", "lr",
                     "optimizer", "schedule", "clip", "seed", "lr_decay", "decay_start", "eval_batch_size",
                     "precision")
 
@@ -64,7 +78,8 @@ class LMConfig:
     level: str = "char"
     layers: int = 2
     units: int = 256
-    embedding_size: int | None = None  # None: = units (weights tied)
+    embedding_size: int | None = None  # None: = units
+    tie_weights: bool = True  # decoder shares the embedding (needs embedding_size <= units)
     dropout: float = 0.2
     bptt: int = 128
     batch_size: int = 64
@@ -92,6 +107,13 @@ class LMConfig:
             c.embedding_size = c.units
         if not isinstance(c.embedding_size, int) or not 1 <= c.embedding_size:
             raise ConfigError(f"embedding_size: expected a positive integer, found {c.embedding_size!r}")
+        if not isinstance(c.tie_weights, bool):
+            raise ConfigError(f"tie_weights: expected true or false, found {c.tie_weights!r}")
+        if c.tie_weights and c.embedding_size > c.units:
+            raise ConfigError(
+                f"embedding_size: a tied embedding needs embedding_size <= units, found {c.embedding_size} > "
+                f"{c.units} (lower it, or untie the weights)"
+            )
         if not isinstance(c.dropout, (int, float)) or not 0.0 <= c.dropout < 1.0:
             raise ConfigError(f"dropout: expected a number in [0, 1), found {c.dropout!r}")
         if c.optimizer not in ("adam", "sgd"):
@@ -410,6 +432,7 @@ def train_language_model(
                     f"resume: {name} was {getattr(saved, name)!r} in {str(ckpt_path)!r}, found {getattr(cfg, name)!r} "
                     f"(a resumed run must use the checkpoint's settings)"
                 )
+    check_precision_supported(cfg.precision)
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     data = prepare_data(train_path, valid_path, cfg.level, encoding, vocab)
@@ -422,7 +445,8 @@ def train_language_model(
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    model = LanguageModel(len(data.vocab), cfg.embedding_size, cfg.units, cfg.layers, cfg.dropout, tie_weights=True)
+    model = LanguageModel(len(data.vocab), cfg.embedding_size, cfg.units, cfg.layers, cfg.dropout,
+                          tie_weights=cfg.tie_weights)
     if cfg.optimizer == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     else:

@@ -71,7 +71,8 @@ def test_save_load_identical(fitted, tmp_path):
     np.testing.assert_array_equal(again.predict_proba(texts), clf.predict_proba(texts))
 
 
-@pytest.mark.parametrize("kw", [dict(bidirectional=True, attention=True), dict(cell="simple_rnn"), dict(level="char", max_length=40)])
+@pytest.mark.parametrize("kw", [dict(bidirectional=True, attention=True), dict(cell="simple_rnn"), dict(level="char", max_length=40),
+                                dict(pooling="mean"), dict(pooling="max", bidirectional=True)])
 def test_variants_learn_and_round_trip(kw, tmp_path):
     texts, ys = make_texts(60)
     clf = small(**kw).fit(texts, ys)
@@ -146,7 +147,9 @@ def test_report_and_baseline():
 
 
 @pytest.mark.parametrize("kw, match", [(dict(dropout=1.0), "dropout must be"), (dict(learning_rate=0), "learning_rate must be"),
-                                       (dict(cell="transformer"), "cell must be one of"), (dict(attention="yes"), "attention must be True")])
+                                       (dict(cell="transformer"), "cell must be one of"), (dict(attention="yes"), "attention must be True"),
+                                       (dict(pooling="sum"), "pooling must be one of"),
+                                       (dict(attention=True, pooling="max"), "cannot be combined with pooling='max'")])
 def test_bad_hyper_parameters(kw, match):
     with pytest.raises(ConfigError, match=match):
         TextClassifier(**kw).fit(["a", "b"], [0, 1])
@@ -156,3 +159,13 @@ def test_dropout_and_learning_rate_are_used():
     clf = small(dropout=0.2, learning_rate=0.01, epochs=1).fit(*make_texts(10))
     assert any(type(l).__name__ == "Dropout" for l in clf.model_.layers)
     assert clf.preprocessing()["params"]["learning_rate"] == 0.01
+
+
+@pytest.mark.parametrize("pooling, layer", [("mean", "GlobalAveragePooling1D"), ("max", "GlobalMaxPooling1D"),
+                                            ("attention", "AttentionPooling")])
+def test_pooling_builds_its_layer_and_ignores_padding(pooling, layer):
+    texts, ys = make_texts(20)
+    clf = small(pooling=pooling, epochs=1).fit(texts, ys)
+    assert [type(l).__name__ for l in clf.model_.layers][2] == layer
+    alone = clf.predict_proba(["great"])
+    np.testing.assert_allclose(alone[0], clf.predict_proba(["great", " ".join(["the"] * 30)])[0], atol=1e-6)

@@ -34,7 +34,8 @@ def register(text_app: typer.Typer) -> None:
         max_length: Annotated[int, typer.Option(help="Tokens kept per text (the last ones).")] = 400,
         max_tokens: Annotated[int, typer.Option(help="Vocabulary size (padding and OOV included).")] = 20000,
         bidirectional: Annotated[bool, typer.Option("--bidirectional", help="Bidirectional LSTM.")] = False,
-        attention: Annotated[bool, typer.Option("--attention", help="Attention pooling over all steps.")] = False,
+        attention: Annotated[bool, typer.Option("--attention", help="Attention pooling over all steps (= --pooling attention).")] = False,
+        pooling: Annotated[str, typer.Option(help="What the classifier reads: last (final state), mean, max or attention.")] = "last",
         pretrain_epochs: Annotated[int, typer.Option(help="Epochs of language-model pre-training on the training texts before fine-tuning (0: none).")] = 0,
         level: Annotated[str, typer.Option(help="Tokens: 'word' or 'char'.")] = "word",
         batch_size: Annotated[int, typer.Option(help="Batch size.")] = 32,
@@ -53,7 +54,7 @@ def register(text_app: typer.Typer) -> None:
         val = read_dataset(valid, text_field, label_field, encoding=encoding) if valid is not None else None
         clf = TextClassifier(
             units=units, embedding_dim=embedding_dim, max_tokens=max_tokens, max_length=max_length,
-            bidirectional=bidirectional, attention=attention, pretrain_epochs=pretrain_epochs, epochs=epochs, batch_size=batch_size, level=level,
+            bidirectional=bidirectional, attention=attention, pooling=pooling, pretrain_epochs=pretrain_epochs, epochs=epochs, batch_size=batch_size, level=level,
             seed=seed, threads=threads, verbose=0,
         )
         console = Console()

@@ -16,6 +16,8 @@ from lstmkit.layers.dense import Dense
 from lstmkit.layers.dropout import Dropout
 from lstmkit.layers.embedding import Embedding
 from lstmkit.layers.input import Input, InputLayer
+from lstmkit.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from lstmkit.layers.recurrent import GRU, LSTM, SimpleRNN
 
-__all__ = ["Layer", "Input", "InputLayer", "Embedding", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Dropout", "AttentionPooling"]
+__all__ = ["Layer", "Input", "InputLayer", "Embedding", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Dropout", "AttentionPooling",
+           "GlobalAveragePooling1D", "GlobalMaxPooling1D"]

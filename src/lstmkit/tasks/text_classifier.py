@@ -41,6 +41,7 @@ from lstmkit.tasks.common import ParamsMixin, check_int, one_hot, prepare_output
 
 PREPROCESSING_TASK = "text_classifier"
 CELLS = ("lstm", "gru", "simple_rnn")
+POOLINGS = ("last", "mean", "max", "attention")
 LEVELS = ("word", "char")
 _SIDES = ("pre", "post")
 
@@ -106,7 +107,8 @@ class TextClassifier(ParamsMixin):
 
     Hyper-parameters (stored as given; checked by :meth:`fit`): ``units``, ``embedding_dim``,
     ``max_tokens`` (vocabulary size, reserved ids included), ``max_length`` (tokens kept per text),
-    ``bidirectional``, ``attention`` (AttentionPooling over all steps instead of the last state),
+    ``bidirectional``, ``pooling`` (``"last"``, ``"mean"``, ``"max"`` or ``"attention"``: what the classifier
+    reads from the recurrent layer's outputs), ``attention`` (True: the same as ``pooling="attention"``),
     ``attention_units``, ``dropout`` (a Dropout layer before the classifier), ``learning_rate`` (Adam), ``cell`` (``"lstm"``, ``"gru"`` or ``"simple_rnn"``, for baselines), ``epochs``,
     ``batch_size``, ``patience`` (early stopping on validation accuracy, when ``valid`` is given),
     ``pretrain_epochs`` (0: none; N: first train the embedding and recurrent layer as a language model
@@ -132,6 +134,7 @@ class TextClassifier(ParamsMixin):
         *,
         cell: str = "lstm",
         attention_units: int = 64,
+        pooling: str = "last",
         dropout: float = 0.0,
         learning_rate: float = 0.001,
         patience: int = 3,
@@ -153,6 +156,7 @@ class TextClassifier(ParamsMixin):
         self.seed = seed
         self.cell = cell
         self.attention_units = attention_units
+        self.pooling = pooling
         self.dropout = dropout
         self.learning_rate = learning_rate
         self.patience = patience
@@ -169,11 +173,17 @@ class TextClassifier(ParamsMixin):
 
     _PARAMS = (
         "units", "embedding_dim", "max_tokens", "max_length", "bidirectional", "attention", "epochs", "batch_size",
-        "level", "truncation", "seed", "cell", "attention_units", "dropout", "learning_rate", "patience", "pretrain_epochs", "standardize", "threads", "verbose",
+        "level", "truncation", "seed", "cell", "attention_units", "pooling", "dropout", "learning_rate", "patience", "pretrain_epochs", "standardize", "threads", "verbose",
     )
 
     def __repr__(self) -> str:
-        return f"TextClassifier(units={self.units}, bidirectional={self.bidirectional}, attention={self.attention}, cell={self.cell!r})"
+        return (f"TextClassifier(units={self.units}, bidirectional={self.bidirectional}, pooling={self.pooling_!r}, "
+                f"cell={self.cell!r})")
+
+    @property
+    def pooling_(self) -> str:
+        """The pooling in effect: ``"attention"`` when ``attention=True``, else ``pooling``."""
+        return "attention" if self.attention is True else self.pooling
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
@@ -197,9 +207,12 @@ class TextClassifier(ParamsMixin):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False; found {getattr(self, name)!r}")
         for name, value, choices in (("level", self.level, LEVELS), ("truncation", self.truncation, _SIDES),
-                                     ("cell", self.cell, CELLS)):
+                                     ("cell", self.cell, CELLS), ("pooling", self.pooling, POOLINGS)):
             if value not in choices:
                 raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}; found {value!r}")
+
+        if self.attention and self.pooling not in ("last", "attention"):
+            raise ConfigError(f"attention=True is attention pooling; it cannot be combined with pooling={self.pooling!r}")
 
     def _require_fitted(self, what: str) -> None:
         if self.model_ is None:
@@ -207,16 +220,24 @@ class TextClassifier(ParamsMixin):
 
     # ------------------------------------------------------------------- model
     def _build_model(self, vocab_size: int, n_classes: int) -> Any:
-        from lstmkit.layers import GRU, LSTM, AttentionPooling, Bidirectional, Dense, Dropout, Embedding, SimpleRNN
+        from lstmkit.layers import (
+            GRU, LSTM, AttentionPooling, Bidirectional, Dense, Dropout, Embedding, GlobalAveragePooling1D,
+            GlobalMaxPooling1D, SimpleRNN,
+        )
         from lstmkit.models import Sequential
         from lstmkit.models.optimizers import Adam
 
         rnn_cls = {"lstm": LSTM, "gru": GRU, "simple_rnn": SimpleRNN}[self.cell]
-        rnn = rnn_cls(self.units, return_sequences=self.attention)
+        pooling = self.pooling_
+        rnn = rnn_cls(self.units, return_sequences=pooling != "last")
         layers = [Embedding(vocab_size, self.embedding_dim, mask_zero=True)]
         layers.append(Bidirectional(rnn) if self.bidirectional else rnn)
-        if self.attention:
+        if pooling == "attention":
             layers.append(AttentionPooling(self.attention_units))
+        elif pooling == "mean":
+            layers.append(GlobalAveragePooling1D())
+        elif pooling == "max":
+            layers.append(GlobalMaxPooling1D())
         if self.dropout:
             layers.append(Dropout(float(self.dropout)))
         layers.append(Dense(n_classes, activation="softmax"))

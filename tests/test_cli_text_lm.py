@@ -158,3 +158,24 @@ def test_ctrl_c_saves_checkpoint_and_resume_finishes(tmp_path, text_file):
     # Ctrl-C came after epoch 1 at the earliest; resuming to 2 epochs either finishes or says it is done
     assert done.returncode == 0, done.stderr
     assert out.is_file()
+
+
+def test_no_tie_trains_untied_and_resume_keeps_it(tmp_path, text_file):
+    from lstmkit.tasks.language_model import load_language_model
+
+    out = tmp_path / "untied.lstmkit"
+    result = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(out), "--epochs", "1", "--no-tie",
+                                 "--embedding-size", "24", *SMALL])
+    assert result.exit_code == 0, result.output
+    assert not load_language_model(out)[0].tied
+    # --resume without --tie/--no-tie takes the checkpoint's choice; flipping it is one line, exit 2
+    again = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(out), "--epochs", "2", "--resume"])
+    assert again.exit_code == 0, again.output
+    flipped = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(out), "--epochs", "3", "--resume", "--tie"])
+    _one_line_error(flipped, "embedding_size")
+
+
+def test_tied_embedding_larger_than_units_is_one_line(tmp_path, text_file):
+    result = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(tmp_path / "m.lstmkit"), "--epochs", "1",
+                                 *SMALL, "--embedding-size", "32"])
+    _one_line_error(result, "a tied embedding needs embedding_size <= units", "untie")

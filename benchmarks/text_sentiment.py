@@ -4,7 +4,8 @@ With several ``--seeds`` each model is also reported as the mean (± std) over s
 ensemble (argmax of the seeds' averaged probabilities). Every model is trained on train.jsonl (1600 reviews), early-stopped on valid.jsonl (200, validation
 accuracy, patience 2) and scored once on test.jsonl (200), all in this one run, on one torch thread::
 
-    .venv/bin/python benchmarks/text_sentiment.py [--data DIR] [--epochs 8] [--max-length 400] [--seeds 0 1 2]
+    .venv/bin/python benchmarks/text_sentiment.py [--data DIR] [--epochs 8] [--patience 2] [--clipnorm C] \
+        [--max-length 400] [--seeds 0 1 2] [--models ...]
 
 Each review keeps its last ``--max-length`` words (truncation "pre"); padding is masked.
 """
@@ -24,6 +25,8 @@ MODELS = {
     "LSTM": dict(),
     "BiLSTM": dict(bidirectional=True),
     "LSTM + attention": dict(attention=True),
+    "LSTM + mean pooling": dict(pooling="mean"),
+    "LSTM + max pooling": dict(pooling="max"),
     "SimpleRNN": dict(cell="simple_rnn"),
     "LSTM + LM pre-training": dict(pretrain_epochs=None),  # None: --pretrain-epochs
     "BiLSTM + LM pre-training": dict(bidirectional=True, pretrain_epochs=None),
@@ -38,6 +41,7 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=400)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    ap.add_argument("--clipnorm", type=float, default=None, help="clip the global gradient norm (TextClassifier global_clipnorm)")
     ap.add_argument("--pretrain-epochs", type=int, default=4, help="language-model pre-training epochs (pre-trained models)")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -45,7 +49,7 @@ def main() -> None:
     d = resolve_data_dir(args.data)
     train, valid, test = (read_dataset(d / f"{s}.jsonl") for s in ("train", "valid", "test"))
     print(f"data: {d} (train {len(train)}, valid {len(valid)}, test {len(test)}); max_length {args.max_length}, "
-          f"epochs <= {args.epochs}, patience {args.patience}, seeds {args.seeds}, torch threads 1")
+          f"epochs <= {args.epochs}, patience {args.patience}, clipnorm {args.clipnorm}, seeds {args.seeds}, torch threads 1")
     rows = []
     start = t0 = time.perf_counter()
     pred = tfidf_baseline(train.texts, train.labels, test.texts)
@@ -58,7 +62,7 @@ def main() -> None:
         for seed in args.seeds:
             params = {k: (args.pretrain_epochs if v is None else v) for k, v in MODELS[name].items()}
             clf = TextClassifier(max_length=args.max_length, epochs=args.epochs, patience=args.patience, seed=seed,
-                                 threads=1, verbose=int("pretrain_epochs" in params), **params)
+                                 global_clipnorm=args.clipnorm, threads=1, verbose=int("pretrain_epochs" in params), **params)
             t0 = time.perf_counter()
             clf.fit(train.texts, train.labels, valid=(valid.texts, valid.labels))
             secs = time.perf_counter() - t0

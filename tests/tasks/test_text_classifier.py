@@ -149,6 +149,7 @@ def test_report_and_baseline():
 @pytest.mark.parametrize("kw, match", [(dict(dropout=1.0), "dropout must be"), (dict(learning_rate=0), "learning_rate must be"),
                                        (dict(cell="transformer"), "cell must be one of"), (dict(attention="yes"), "attention must be True"),
                                        (dict(pooling="sum"), "pooling must be one of"),
+                                       (dict(global_clipnorm=0), "global_clipnorm must be None or a number > 0"),
                                        (dict(attention=True, pooling="max"), "cannot be combined with pooling='max'")])
 def test_bad_hyper_parameters(kw, match):
     with pytest.raises(ConfigError, match=match):
@@ -156,7 +157,8 @@ def test_bad_hyper_parameters(kw, match):
 
 
 def test_dropout_and_learning_rate_are_used():
-    clf = small(dropout=0.2, learning_rate=0.01, epochs=1).fit(*make_texts(10))
+    clf = small(dropout=0.2, learning_rate=0.01, global_clipnorm=1.0, epochs=1).fit(*make_texts(10))
+    assert clf.model_.optimizer.global_clipnorm == 1.0
     assert any(type(l).__name__ == "Dropout" for l in clf.model_.layers)
     assert clf.preprocessing()["params"]["learning_rate"] == 0.01
 

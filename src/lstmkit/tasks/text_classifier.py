@@ -109,7 +109,8 @@ class TextClassifier(ParamsMixin):
     ``max_tokens`` (vocabulary size, reserved ids included), ``max_length`` (tokens kept per text),
     ``bidirectional``, ``pooling`` (``"last"``, ``"mean"``, ``"max"`` or ``"attention"``: what the classifier
     reads from the recurrent layer's outputs), ``attention`` (True: the same as ``pooling="attention"``),
-    ``attention_units``, ``dropout`` (a Dropout layer before the classifier), ``learning_rate`` (Adam), ``cell`` (``"lstm"``, ``"gru"`` or ``"simple_rnn"``, for baselines), ``epochs``,
+    ``attention_units``, ``dropout`` (a Dropout layer before the classifier), ``learning_rate`` (Adam), ``global_clipnorm``
+    (None, or the norm all gradients together are clipped to), ``cell`` (``"lstm"``, ``"gru"`` or ``"simple_rnn"``, for baselines), ``epochs``,
     ``batch_size``, ``patience`` (early stopping on validation accuracy, when ``valid`` is given),
     ``pretrain_epochs`` (0: none; N: first train the embedding and recurrent layer as a language model
     on the training texts for N epochs, see :mod:`lstmkit.tasks.lm_pretraining`, then fine-tune),
@@ -137,6 +138,7 @@ class TextClassifier(ParamsMixin):
         pooling: str = "last",
         dropout: float = 0.0,
         learning_rate: float = 0.001,
+        global_clipnorm: float | None = None,
         patience: int = 3,
         pretrain_epochs: int = 0,
         standardize: str | None = "lower_and_strip_punctuation",
@@ -159,6 +161,7 @@ class TextClassifier(ParamsMixin):
         self.pooling = pooling
         self.dropout = dropout
         self.learning_rate = learning_rate
+        self.global_clipnorm = global_clipnorm
         self.patience = patience
         self.pretrain_epochs = pretrain_epochs
         self.standardize = standardize
@@ -173,7 +176,7 @@ class TextClassifier(ParamsMixin):
 
     _PARAMS = (
         "units", "embedding_dim", "max_tokens", "max_length", "bidirectional", "attention", "epochs", "batch_size",
-        "level", "truncation", "seed", "cell", "attention_units", "pooling", "dropout", "learning_rate", "patience", "pretrain_epochs", "standardize", "threads", "verbose",
+        "level", "truncation", "seed", "cell", "attention_units", "pooling", "dropout", "learning_rate", "global_clipnorm", "patience", "pretrain_epochs", "standardize", "threads", "verbose",
     )
 
     def __repr__(self) -> str:
@@ -203,6 +206,9 @@ class TextClassifier(ParamsMixin):
             raise ConfigError(f"dropout must be a number in [0, 1); found {self.dropout!r}")
         if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be a number > 0; found {self.learning_rate!r}")
+        clip = self.global_clipnorm
+        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float)) or not clip > 0):
+            raise ConfigError(f"global_clipnorm must be None or a number > 0; found {clip!r}")
         for name in ("bidirectional", "attention"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False; found {getattr(self, name)!r}")
@@ -242,7 +248,8 @@ class TextClassifier(ParamsMixin):
             layers.append(Dropout(float(self.dropout)))
         layers.append(Dense(n_classes, activation="softmax"))
         model = Sequential(layers)
-        model.compile(optimizer=Adam(learning_rate=float(self.learning_rate)), loss="categorical_crossentropy", metrics=["accuracy"])
+        model.compile(optimizer=Adam(learning_rate=float(self.learning_rate),
+                                         global_clipnorm=None if self.global_clipnorm is None else float(self.global_clipnorm)), loss="categorical_crossentropy", metrics=["accuracy"])
         model.build((None, None))
         return model
 

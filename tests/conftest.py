@@ -6,6 +6,7 @@ threads were measured about 100x slower) and makes float results reproducible ru
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -14,6 +15,9 @@ import pytest
 import torch
 
 torch.set_num_threads(1)
+# rich wraps CLI output at the terminal width (80 without a terminal); temporary paths differ in length
+# from run to run, so a wide fixed width keeps the CLI tests' text checks independent of them.
+os.environ["COLUMNS"] = "200"
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -36,14 +36,18 @@ REFERENCE = {"small": 114.5, "medium": 82.7}
 CONFIGS = {"small": {"units": "200", "dropout": "0"}, "medium": {"units": "650", "dropout": "0.5"}}
 
 
-def write_curve(model: Path, name: str, test_ppl: float) -> None:
-    """Save (epoch, minutes, validation perplexity) from the model's training history; redraw the plot."""
+def read_history(model: Path) -> list[dict]:
+    """The per-epoch training history, from the model's checkpoint (the model file itself has none)."""
     import json
 
     from lstmkit.models.serialization import read_metadata
     from lstmkit.tasks.language_model import checkpoint_path
 
-    history = json.loads(read_metadata(checkpoint_path(model))["training"])["history"]  # the model file has no history
+    return json.loads(read_metadata(checkpoint_path(model))["training"])["history"]
+
+
+def write_curve(history: list[dict], name: str, test_ppl: float) -> None:
+    """Save (epoch, minutes, validation perplexity) from the training history; redraw the plot."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     minutes = 0.0
     lines = ["epoch,minutes,valid_perplexity"]
@@ -105,13 +109,7 @@ def main() -> None:
     else:
         cmd += ["--schedule", "cosine", "--minutes", str(args.minutes), "--log-every", "200"]
     if args.evaluate_only:
-        import json
-
-        from lstmkit.models.serialization import read_metadata
-        from lstmkit.tasks.language_model import checkpoint_path
-
-        history = json.loads(read_metadata(checkpoint_path(model))["training"])["history"]
-        train_wall = sum(h["seconds"] for h in history)
+        train_wall = sum(h["seconds"] for h in read_history(model))
     else:
         train_wall = run_train_lm(cmd)
     import torch
@@ -125,7 +123,7 @@ def main() -> None:
     eval_wall = time.perf_counter() - t1
     protocol = (f"Zaremba {args.config}, tied" if args.minutes is None
                 else f"2x{cfg['units']} dropout {cfg['dropout']} tied, time-boxed {args.minutes} min, cosine")
-    write_curve(model, name, math.exp(test))
+    write_curve(read_history(model), name, math.exp(test))
     print(f"RESULT ptb word ({protocol}): valid perplexity {math.exp(valid):.2f}, "
           f"test perplexity {math.exp(test):.2f} ({test:.4f} nats/word); training wall {train_wall / 60:.1f} min, "
           f"evaluation {eval_wall:.0f} s, threads {args.threads}, load average at end {os.getloadavg()}; "

@@ -17,11 +17,12 @@ from typing import Any
 
 import torch
 
-from lstmkit.layers.base import Layer, Shape, check_positive_int
+from lstmkit.layers.base import Shape, check_positive_int
 from lstmkit.layers.initializers import initialize
+from lstmkit.layers.pooling import _SequencePooling
 
 
-class AttentionPooling(Layer):
+class AttentionPooling(_SequencePooling):
     """Additive (Bahdanau-style) attention pooling: ``(N, L, F)`` per-step features to one ``(N, F)`` vector.
 
     For each step ``t``: ``score_t = v · tanh(W h_t + b)``; the weights are ``softmax`` of the scores over
@@ -33,8 +34,6 @@ class AttentionPooling(Layer):
     weights (detached) for introspection.
     """
 
-    supports_masking = True
-
     def __init__(self, units: int = 64, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.units = check_positive_int(units, "units")
@@ -44,13 +43,7 @@ class AttentionPooling(Layer):
         self.last_attention: torch.Tensor | None = None
 
     def build(self, input_shape: Shape) -> None:
-        if len(input_shape) != 2 or input_shape[-1] is None:
-            from lstmkit.errors import ShapeError
-
-            raise ShapeError(
-                f"AttentionPooling '{self.name}' input: expected (N, L, features) with known features "
-                f"(a recurrent layer with return_sequences=True), found {('None',) + tuple(input_shape)}"
-            )
+        self._check_input_shape(input_shape)
         f = int(input_shape[-1])
         self.kernel = torch.nn.Parameter(torch.empty(f, self.units))
         initialize(self.kernel, "glorot_uniform", fan_in=f, fan_out=self.units)
@@ -59,28 +52,14 @@ class AttentionPooling(Layer):
         initialize(self.context, "glorot_uniform", fan_in=self.units, fan_out=1)
         super().build(input_shape)
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
-        return (input_shape[-1],)
-
-    def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
-        return None  # the time axis is gone
-
     def attention(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The ``(N, L)`` attention weights (rows sum to 1, or to 0 when a row is all padding)."""
         if not self.built:
             self.build_from_input(x)
-        if x.dim() != 3 or x.shape[-1] != self.kernel.shape[0]:
-            raise self._input_error(f"(N, L, {self.kernel.shape[0]})", x)
+        mask = self._check(x, mask, features=self.kernel.shape[0])
         scores = (torch.tanh(x @ self.kernel + self.bias) @ self.context).squeeze(-1)  # (N, L)
         if mask is None:
             return torch.softmax(scores, dim=1)
-        mask = mask.to(torch.bool)
-        if mask.shape != x.shape[:2]:
-            from lstmkit.errors import ShapeError
-
-            raise ShapeError(
-                f"AttentionPooling '{self.name}' mask: expected shape {tuple(x.shape[:2])}, found {tuple(mask.shape)}"
-            )
         scores = scores.masked_fill(~mask, float("-inf"))
         any_real = mask.any(dim=1, keepdim=True)
         scores = torch.where(any_real, scores, torch.zeros_like(scores))  # all-padding rows: no NaN

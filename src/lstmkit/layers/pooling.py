@@ -24,10 +24,17 @@ import torch
 from lstmkit.layers.base import Layer, Shape
 
 
-class _GlobalPooling1D(Layer):
+class _SequencePooling(Layer):
+    """Base of the layers that pool ``(N, L, F)`` per-step features to ``(N, F)`` (these and AttentionPooling):
+    the input-shape check, the output shape, no output mask, and :meth:`_check` for ``x`` and its mask."""
+
     supports_masking = True
 
     def build(self, input_shape: Shape) -> None:
+        self._check_input_shape(input_shape)
+        super().build(input_shape)
+
+    def _check_input_shape(self, input_shape: Shape) -> None:
         if len(input_shape) != 2 or input_shape[-1] is None:
             from lstmkit.errors import ShapeError
 
@@ -35,7 +42,6 @@ class _GlobalPooling1D(Layer):
                 f"{type(self).__name__} '{self.name}' input: expected (N, L, features) with known features "
                 f"(a recurrent layer with return_sequences=True), found {('None',) + tuple(input_shape)}"
             )
-        super().build(input_shape)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (input_shape[-1],)
@@ -43,9 +49,10 @@ class _GlobalPooling1D(Layer):
     def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
         return None  # the time axis is gone
 
-    def _check(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
-        if x.dim() != 3:
-            raise self._input_error("(N, L, features)", x)
+    def _check(self, x: torch.Tensor, mask: torch.Tensor | None, features: int | None = None) -> torch.Tensor | None:
+        """``mask`` as bool, after checking that ``x`` is ``(N, L, features)`` (any F when None) and the mask ``(N, L)``."""
+        if x.dim() != 3 or (features is not None and x.shape[-1] != features):
+            raise self._input_error(f"(N, L, {'features' if features is None else features})", x)
         if mask is None:
             return None
         mask = mask.to(torch.bool)
@@ -58,7 +65,7 @@ class _GlobalPooling1D(Layer):
         return mask
 
 
-class GlobalAveragePooling1D(_GlobalPooling1D):
+class GlobalAveragePooling1D(_SequencePooling):
     """Mean over the unmasked steps: ``(N, L, F) -> (N, F)``."""
 
     def call(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -69,7 +76,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
         return (x * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
 
 
-class GlobalMaxPooling1D(_GlobalPooling1D):
+class GlobalMaxPooling1D(_SequencePooling):
     """Maximum over the unmasked steps: ``(N, L, F) -> (N, F)``."""
 
     def call(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -1,10 +1,10 @@
 """The language model: token embedding -> ``lstmkit.nn.LSTM`` (fused path) -> linear decoder over the vocabulary.
 
 Weight tying (Press & Wolf 2017; Inan et al. 2017): when ``tie_weights`` is on, the decoder reuses the
-embedding matrix (initialised uniform in +-0.1 and read times ``sqrt(embedding_size)``); when off, the
-embedding is torch's N(0, 1) and the decoder has its own weights. That needs the LSTM's output size to equal the embedding size: either
-``embedding_size == hidden_size``, or the LSTM projects its output down to ``embedding_size``
-(``proj_size``, an LSTMP). Inputs and logits are time-major: ``x`` is ``(L, N)`` ids, logits are
+embedding matrix (initialised uniform in +-0.1 and read times ``sqrt(embedding_size)``). That needs the
+LSTM's output size to equal the embedding size: either ``embedding_size == hidden_size``, or the LSTM
+projects its output down to ``embedding_size`` (``proj_size``, an LSTMP). When off, the embedding is
+torch's N(0, 1), read unscaled, and the decoder has its own weights. Inputs and logits are time-major: ``x`` is ``(L, N)`` ids, logits are
 ``(L, N, vocab_size)``.
 
 >>> import torch

@@ -46,6 +46,15 @@ from lstmkit.models.serialization import file_kind, load_tensors, save_tensors
 # torch.autocast in bfloat16 (oneDNN's bf16 LSTM kernels: ~1.6x faster steps on CPUs with
 # AVX512-BF16 or AMX); weights, gradients, optimizer state and the loss stay float32.
 PRECISIONS = ("fp32", "bf16")
+KIND_MODEL = "language_model"
+KIND_CHECKPOINT = "language_model_checkpoint"
+HOLDOUT_FRACTION = 0.1
+LN2 = math.log(2.0)
+
+# What must agree between a checkpoint and a resumed run (epochs/minutes may change: "train longer").
+_FIXED_ON_RESUME = ("level", "layers", "units", "embedding_size", "tie_weights", "dropout", "bptt", "batch_size", "lr",
+                    "optimizer", "schedule", "clip", "seed", "lr_decay", "decay_start", "eval_batch_size",
+                    "precision")
 
 
 def bf16_supported() -> bool:
@@ -60,15 +69,6 @@ def check_precision_supported(precision: str) -> None:
             "precision bf16: this CPU has no bfloat16 LSTM kernels (oneDNN needs AVX512-BF16 or AMX; found "
             f"{torch.backends.cpu.get_cpu_capability()}); use --precision fp32"
         )
-KIND_MODEL = "language_model"
-KIND_CHECKPOINT = "language_model_checkpoint"
-HOLDOUT_FRACTION = 0.1
-LN2 = math.log(2.0)
-
-# What must agree between a checkpoint and a resumed run (epochs/minutes may change: "train longer").
-_FIXED_ON_RESUME = ("level", "layers", "units", "embedding_size", "tie_weights", "dropout", "bptt", "batch_size", "lr",
-                    "optimizer", "schedule", "clip", "seed", "lr_decay", "decay_start", "eval_batch_size",
-                    "precision")
 
 
 @dataclass

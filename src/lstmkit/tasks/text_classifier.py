@@ -216,7 +216,6 @@ class TextClassifier(ParamsMixin):
                                      ("cell", self.cell, CELLS), ("pooling", self.pooling, POOLINGS)):
             if value not in choices:
                 raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}; found {value!r}")
-
         if self.attention and self.pooling not in ("last", "attention"):
             raise ConfigError(f"attention=True is attention pooling; it cannot be combined with pooling={self.pooling!r}")
 
@@ -248,8 +247,8 @@ class TextClassifier(ParamsMixin):
             layers.append(Dropout(float(self.dropout)))
         layers.append(Dense(n_classes, activation="softmax"))
         model = Sequential(layers)
-        model.compile(optimizer=Adam(learning_rate=float(self.learning_rate),
-                                         global_clipnorm=None if self.global_clipnorm is None else float(self.global_clipnorm)), loss="categorical_crossentropy", metrics=["accuracy"])
+        optimizer = Adam(learning_rate=float(self.learning_rate), global_clipnorm=self.global_clipnorm)
+        model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
         model.build((None, None))
         return model
 

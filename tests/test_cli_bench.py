@@ -21,7 +21,8 @@ TINY = ["--steps", "2", "--hidden", "4", "--batch-size", "8", "--test-size", "8"
 def test_longrange_smoke(tmp_path, task, metric):
     out = tmp_path / "out"
     result = runner.invoke(app, ["bench", "longrange", "--task", task, "--lengths", "3,6", "--models", "rnn,gru,lstm,transformer",
-                                 "--out", str(out), "--curriculum", "--curriculum-start", "2", "--schedule", "cosine", *TINY])
+                                 "--out", str(out), "--curriculum", "--curriculum-start", "2", "--schedule", "cosine",
+                                 "--forget-bias", "chrono", *TINY])
     assert result.exit_code == 0, result.output
     assert "parameters" in result.output and "chance baseline" in result.output
     with open(out / "results.csv") as f:
@@ -30,6 +31,7 @@ def test_longrange_smoke(tmp_path, task, metric):
     assert all(r["steps"] == "2" and r[metric] for r in rows)
     md = (out / "results.md").read_text()
     assert "lstmkit bench longrange --task " + task in md and "--curriculum" in md and "2 steps" in md
+    assert "--forget-bias chrono" in md and "LSTM chrono initialisation" in md
     assert all((out / name).stat().st_size > 1000 for name in ("results.png", "curves.png"))
 
 
@@ -63,6 +65,7 @@ def test_gradients_smoke(tmp_path):
         (["--lr", "-1"], ["--lr"]),
         (["--hidden", "0"], ["--hidden"]),
         (["--threads", "0"], ["--threads"]),
+        (["--forget-bias", "high"], ["--forget-bias: expected a number or 'chrono', found 'high'"]),
     ],
 )
 def test_longrange_bad_input(tmp_path, args, needles):
@@ -83,6 +86,7 @@ def test_longrange_out_must_be_a_folder(tmp_path):
         (["--length", "0"], ["--length", "found 0"]),
         (["--probe-size", "0"], ["--probe-size"]),
         (["--steps", "-1"], ["--steps"]),
+        (["--forget-bias", "1e999"], ["--forget-bias"]),
     ],
 )
 def test_gradients_bad_input(tmp_path, args, needles):

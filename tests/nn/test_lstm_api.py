@@ -52,6 +52,39 @@ def test_init_and_forget_bias(init):
     assert keep.bias_ih_l0[H : 2 * H].abs().max() <= 1 / math.sqrt(H)
 
 
+@pytest.mark.parametrize("recurrent_bias", [True, False])
+def test_chrono_init_spreads_the_forget_time_constants(recurrent_bias):
+    H, T_max = 64, 200
+    m = LSTM(3, H, num_layers=2, bidirectional=True, recurrent_bias=recurrent_bias)
+    before = {n: p.detach().clone() for n, p in m.named_parameters()}
+    assert m.chrono_init_(T_max, torch.Generator().manual_seed(0)) is m
+    for name in ("_l0", "_l1", "_l0_reverse", "_l1_reverse"):
+        b_ih, b_hh = getattr(m, "bias_ih" + name), getattr(m, "bias_hh" + name)
+        b_f = b_ih[H : 2 * H] + b_hh[H : 2 * H]
+        # forget-gate time constants 1 / (1 - sigmoid(b_f)) = 1 + e^{b_f} lie in [2, T_max]
+        timescales = 1 + torch.exp(b_f)
+        assert timescales.min() >= 2 - 1e-4 and timescales.max() <= T_max + 1e-3
+        assert timescales.max() > T_max / 4  # spread out, not all at one value
+        torch.testing.assert_close(b_ih[:H] + b_hh[:H], -b_f)  # input bias = -forget bias
+        torch.testing.assert_close(b_ih[2 * H :], before["bias_ih" + name][2 * H :])  # g, o untouched
+        if recurrent_bias:
+            assert torch.all(b_hh[: 2 * H] == 0)
+    for n, p in m.named_parameters():
+        if n.startswith("weight"):
+            assert torch.equal(p, before[n])
+    again = LSTM(3, H, num_layers=2, bidirectional=True, recurrent_bias=recurrent_bias)
+    again.chrono_init_(T_max, torch.Generator().manual_seed(0))
+    assert torch.equal(again.bias_ih_l1_reverse[: 2 * H], m.bias_ih_l1_reverse[: 2 * H])  # seeded
+
+
+def test_chrono_init_rejects_bad_arguments():
+    for bad in (2, 0, 2.5, True, "200"):
+        with pytest.raises(ConfigError, match="max_timescale: expected an integer >= 3"):
+            LSTM(2, 4).chrono_init_(bad)
+    with pytest.raises(ConfigError, match="no biases"):
+        LSTM(2, 4, bias=False).chrono_init_(10)
+
+
 def test_fast_path_conditions():
     assert LSTM(2, 3).uses_fast_path
     assert not LSTM(2, 3, peephole=True).uses_fast_path

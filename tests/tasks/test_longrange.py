@@ -19,9 +19,11 @@ from lstmkit.tasks.longrange import (
     build_model,
     evaluate,
     generator,
+    initial_model,
     make_task,
     matched_sizes,
     model_size,
+    parse_forget_bias,
     parse_lengths,
     parse_list,
     fixed_test_set,
@@ -157,6 +159,28 @@ def test_lstm_forget_gate_bias_is_one():
     spec = matched_sizes(["lstm"], AddingProblem(), 8)["lstm"]
     lstm = build_model(spec, AddingProblem()).backbone
     assert torch.equal(lstm.bias_ih_l0[8:16] + lstm.bias_hh_l0[8:16], torch.ones(8))
+
+
+@pytest.mark.parametrize("task, length, T_max", [(AddingProblem(), 200, 200), (CopyMemory(), 30, 50)])
+def test_chrono_forget_bias_spans_the_sequence_length(task, length, T_max):
+    spec = matched_sizes(["lstm"], task, 32)["lstm"]
+    lstm = initial_model(spec, task, length, seed=0, forget_bias="chrono").backbone
+    b_f = lstm.bias_ih_l0[32:64] + lstm.bias_hh_l0[32:64]
+    timescales = 1 + torch.exp(b_f)
+    assert timescales.min() >= 2 - 1e-4 and T_max / 3 < timescales.max() <= T_max + 1e-3
+    same = initial_model(spec, task, length, seed=0, forget_bias="chrono").backbone
+    assert torch.equal(same.bias_ih_l0, lstm.bias_ih_l0)  # seeded like the weights
+    other = initial_model(spec, task, length, seed=0, forget_bias=2.0).backbone
+    assert torch.all(other.bias_ih_l0[32:64] + other.bias_hh_l0[32:64] == 2.0)
+
+
+def test_forget_bias_parsing():
+    assert parse_forget_bias("chrono") == "chrono" and parse_forget_bias(" Chrono ") == "chrono"
+    assert parse_forget_bias("2.5") == 2.5 and parse_forget_bias(1) == 1.0
+    assert TrainSettings(forget_bias="3").forget_bias == 3.0
+    for bad in ("high", "nan", "inf", True, None):
+        with pytest.raises(ConfigError, match="--forget-bias: expected a number or 'chrono'"):
+            parse_forget_bias(bad)
 
 
 # ---- settings ---------------------------------------------------------------------------------

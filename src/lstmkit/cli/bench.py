@@ -28,6 +28,7 @@ Hidden = Annotated[int, typer.Option(help="LSTM units; the other models' sizes a
 BatchSize = Annotated[int, typer.Option(help="Training batch size.")]
 LearningRate = Annotated[float, typer.Option("--lr", help="Adam learning rate.")]
 Clip = Annotated[float, typer.Option(help="Gradient-norm clipping threshold.")]
+ForgetBias = Annotated[str, typer.Option(help="The LSTM's initial forget-gate bias, or 'chrono' (Tallec & Ollivier 2018: b_f ~ log U[1, T-1], b_i = -b_f).")]
 Threads = Annotated[int, typer.Option(help="torch threads (1 measured fastest on the 2-core machines; see docs/longrange.md).")]
 
 
@@ -70,6 +71,7 @@ def longrange(
     curriculum_start: Annotated[int, typer.Option(help="First training length of the curriculum.")] = 50,
     eval_every: Annotated[int, typer.Option(help="Evaluate on the test set every this many steps (and at the end).")] = 250,
     test_size: Annotated[int, typer.Option(help="Sequences in each length's fixed test set.")] = 512,
+    forget_bias: ForgetBias = "1",
     threads: Threads = 1,
 ) -> None:
     """Adding or copy-memory task at several lengths: final metric per model against T, chance baseline drawn.
@@ -83,12 +85,13 @@ def longrange(
     settings = TrainSettings(
         batch_size=batch_size, lr=lr, clip=clip, schedule=schedule, warmup=warmup, curriculum=curriculum,
         curriculum_start=curriculum_start, eval_every=eval_every, test_size=test_size, threads=threads,
+        forget_bias=forget_bias,
     )  # fmt: skip
     command = _command(
         "longrange", task=task, lengths=lengths, models=models, steps=budget.steps, minutes=budget.minutes, seed=seed,
         hidden=hidden, batch_size=batch_size, lr=lr, clip=clip, schedule=schedule, warmup=warmup, curriculum=curriculum,
         curriculum_start=curriculum_start if curriculum else None, eval_every=eval_every, test_size=test_size,
-        threads=threads, out=out,
+        forget_bias=settings.forget_bias, threads=threads, out=out,
     )  # fmt: skip
     bench = LongRangeBenchmark(
         task=task, lengths=parse_lengths(lengths), models=parse_list(models, "--models"), budget=budget,
@@ -111,6 +114,7 @@ def gradients(
     clip: Clip = 1.0,
     probe_size: Annotated[int, typer.Option(help="Sequences over which ||dL/dx_t|| is averaged.")] = 256,
     eval_every: Annotated[int, typer.Option(help="Evaluate on the test set every this many training steps.")] = 250,
+    forget_bias: ForgetBias = "1",
     threads: Threads = 1,
 ) -> None:
     """Norm of dL/dx_t against the distance from the loss (log scale), at initialisation and after training.
@@ -121,10 +125,13 @@ def gradients(
     from lstmkit.tasks.longrange import Budget, TrainSettings, parse_list
 
     budget = Budget(steps=1000) if steps is None and minutes is None else Budget(steps=steps, minutes=minutes)
-    settings = TrainSettings(batch_size=batch_size, lr=lr, clip=clip, eval_every=eval_every, threads=threads)
+    settings = TrainSettings(
+        batch_size=batch_size, lr=lr, clip=clip, eval_every=eval_every, threads=threads, forget_bias=forget_bias
+    )  # fmt: skip
     command = _command(
         "gradients", models=models, length=length, steps=budget.steps, minutes=budget.minutes, seed=seed, hidden=hidden,
-        batch_size=batch_size, lr=lr, clip=clip, probe_size=probe_size, eval_every=eval_every, threads=threads, out=out,
+        batch_size=batch_size, lr=lr, clip=clip, probe_size=probe_size, eval_every=eval_every,
+        forget_bias=settings.forget_bias, threads=threads, out=out,
     )  # fmt: skip
     bench = GradientFlowBenchmark(
         models=parse_list(models, "--models"), length=length, budget=budget, settings=settings, seed=seed,

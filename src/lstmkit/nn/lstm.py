@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from lstmkit.errors import ConfigError, ShapeError
 from lstmkit.nn._base import RecurrentBase, check_bool, check_probability
 from lstmkit.nn.fast import run_fused
-from lstmkit.nn.initializers import check_forget_bias, check_init, set_forget_bias_
+from lstmkit.nn.initializers import check_forget_bias, check_init, chrono_bias_, set_forget_bias_
 from lstmkit.nn.lengths import as_lengths, reverse_padded, step_mask
 from lstmkit.nn.reference import DirectionWeights, lstm_sequence
 from lstmkit.nn.threads import loop_threads, loop_threads_in_backward
@@ -136,6 +136,22 @@ class LSTM(RecurrentBase):
                         w.layer_norm.cell_weight.fill_(1.0)
                         w.layer_norm.cell_bias.zero_()
                     set_forget_bias_(w.bias_ih, w.bias_hh, self.hidden_size, self.forget_bias)
+
+    def chrono_init_(self, max_timescale: int, generator: torch.Generator | None = None) -> LSTM:
+        """Chrono initialisation (Tallec & Ollivier, 2018) of every layer and direction; returns ``self``.
+
+        Input and forget biases only: ``b_f ~ log(U[1, max_timescale - 1])`` per unit and
+        ``b_i = -b_f`` (in ``bias_ih``; ``bias_hh``'s slices zeroed). Use the longest dependency the
+        data hold as ``max_timescale`` (for example the sequence length). Needs ``bias=True``.
+        """
+        if not self.bias:
+            raise ConfigError("LSTM chrono_init_: the layer has no biases (bias=False)")
+        with torch.no_grad():
+            for layer in range(self.num_layers):
+                for direction in range(self.num_directions):
+                    w = self.direction_weights(layer, direction)
+                    chrono_bias_(w.bias_ih, w.bias_hh, self.hidden_size, max_timescale, generator)
+        return self
 
     def direction_weights(self, layer: int, direction: int = 0) -> DirectionWeights:
         """The tensors of one layer and direction, bundled for :func:`lstmkit.nn.reference.lstm_step`."""

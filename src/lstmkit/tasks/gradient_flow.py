@@ -118,7 +118,7 @@ class GradientFlowBenchmark:
         for kind in self.models:
             spec = sizes[kind]
             echo(f"{kind}: {spec.params} parameters ({spec.describe()})")
-            model = initial_model(spec, task, T, self.seed)
+            model = initial_model(spec, task, T, self.seed, self.settings.forget_bias)
             at_init = input_gradient_norms(model, x, y, task)
             model, result = train_run(task, spec, T, self.budget, self.settings, self.seed, echo=echo, model=model)
             norms = {"init": at_init, "trained": input_gradient_norms(model, x, y, task)}

@@ -23,7 +23,8 @@ memoryless model predicts blanks for the first ``T + 10`` steps and guesses unif
 10, scoring ``10 ln 8 / (T + 20)`` (the chance baseline) and symbol accuracy ``1/8``.
 
 **Models** (:func:`build_model`): ``rnn`` (Elman SimpleRNN, tanh), ``gru``, ``lstm`` (forget-gate
-bias 1) and ``transformer`` (causal, sinusoidal positions, ``nhead = 4``, 2 layers,
+bias 1 by default; ``forget_bias="chrono"`` gives the chrono initialisation of Tallec & Ollivier
+2018 with ``T_max`` the sequence length, see :mod:`lstmkit.nn.initializers`) and ``transformer`` (causal, sinusoidal positions, ``nhead = 4``, 2 layers,
 ``dim_feedforward = 4 d``), each followed by a Linear readout. :func:`matched_sizes` picks the
 other models' sizes by search so that their parameter counts are as close as possible to the
 LSTM's (readout included).
@@ -64,6 +65,7 @@ TRANSFORMER_LAYERS = 2
 TEST_SEED = 2016  # the test sets depend on the task and length only, not on --seed
 SOLVED_MSE = 0.01  # the issue's "solves adding" threshold
 SOLVED_ACCURACY = 0.99  # the issue's "copies" threshold
+CHRONO = "chrono"  # forget_bias value: chrono initialisation over the sequence length
 
 Echo = Callable[[str], None]
 
@@ -225,12 +227,13 @@ class BenchModel(nn.Module):
     """A sequence model plus a Linear readout; ``forward(x (L, N, C))`` gives ``(N, out)`` or ``(L, N, out)``.
 
     ``size`` is the hidden size (``d_model`` for the transformer); ``feedforward`` the transformer's
-    ``dim_feedforward`` (default ``4 * size``).
+    ``dim_feedforward`` (default ``4 * size``); ``forget_bias`` the LSTM's initial forget-gate bias,
+    or ``"chrono"`` for the chrono initialisation with ``T_max = max_len`` (other models ignore it).
     """
 
     def __init__(
         self, kind: str, size: int, input_size: int, output_size: int, readout: str, max_len: int = 1,
-        feedforward: int | None = None,
+        feedforward: int | None = None, forget_bias: float | str = 1.0,
     ) -> None:  # fmt: skip
         super().__init__()
         from lstmkit.nn import GRU, LSTM, SimpleRNN, TransformerEncoder
@@ -241,7 +244,10 @@ class BenchModel(nn.Module):
         elif kind == "gru":
             self.backbone = GRU(input_size, size)
         elif kind == "lstm":
-            self.backbone = LSTM(input_size, size, forget_bias=1.0)
+            chrono = forget_bias == CHRONO
+            self.backbone = LSTM(input_size, size, forget_bias=1.0 if chrono else float(forget_bias))
+            if chrono:  # the longest dependency a sequence can hold is its length
+                self.backbone.chrono_init_(max(3, max_len))
         elif kind == "transformer":
             self.backbone = TransformerEncoder(
                 input_size, d_model=size, nhead=TRANSFORMER_HEADS, num_layers=TRANSFORMER_LAYERS,
@@ -278,11 +284,11 @@ class ModelSize:
         return f"{self.size} units"
 
 
-def build_model(spec: ModelSize, task: Task, length: int = 1) -> BenchModel:
+def build_model(spec: ModelSize, task: Task, length: int = 1, forget_bias: float | str = 1.0) -> BenchModel:
     """The model of ``spec`` for ``task`` at ``length`` (the transformer's ``max_len`` covers it)."""
     return BenchModel(
         spec.model, spec.size, task.input_size, task.output_size, task.readout, task.sequence_length(length),
-        feedforward=spec.feedforward,
+        feedforward=spec.feedforward, forget_bias=forget_bias,
     )  # fmt: skip
 
 
@@ -358,6 +364,27 @@ def check_lengths(lengths: Iterable[int], task: Task, option: str = "--lengths")
     return sorted(lengths)
 
 
+def parse_forget_bias(value: object) -> float | str:
+    """``--forget-bias``: a finite number, or ``chrono``."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == CHRONO:
+            return CHRONO
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(f"--forget-bias: expected a number or 'chrono', found {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"--forget-bias: expected a number or 'chrono', found {value!r}")
+    return float(value)
+
+
+def describe_forget_bias(forget_bias: float | str) -> str:
+    if forget_bias == CHRONO:
+        return "LSTM chrono initialisation (T_max = sequence length)"
+    return f"LSTM forget-gate bias {forget_bias:g}"
+
+
 def parse_list(text: str, option: str) -> list[str]:
     """``"a, b,c"`` -> ``["a", "b", "c"]``; an empty item is a ConfigError naming ``option``."""
     items = [s.strip() for s in str(text).split(",")]
@@ -418,6 +445,8 @@ class TrainSettings:
     ``warmup``: linear warm-up over that many first steps (0: none). ``curriculum``: the training
     length grows linearly from ``min(curriculum_start, T)`` to ``T`` over the first
     ``curriculum_fraction`` of the budget, in steps of ``T/20``; evaluation is always at ``T``.
+    ``forget_bias``: the LSTM's initial forget-gate bias, or ``"chrono"`` (chrono initialisation,
+    ``T_max`` = the sequence length); the other models ignore it.
     """
 
     batch_size: int = 64
@@ -431,8 +460,10 @@ class TrainSettings:
     eval_every: int = 250
     test_size: int = 512
     threads: int = 1
+    forget_bias: float | str = 1.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "forget_bias", parse_forget_bias(self.forget_bias))
         check_int("--batch-size", self.batch_size, 1)
         check_int("--warmup", self.warmup, 0)
         check_int("--curriculum-start", self.curriculum_start, 1)
@@ -506,11 +537,11 @@ def evaluate(model: nn.Module, task: Task, x: Tensor, y: Tensor, chunk: int = 64
     return task.finish(totals)
 
 
-def initial_model(spec: ModelSize, task: Task, length: int, seed: int) -> BenchModel:
+def initial_model(spec: ModelSize, task: Task, length: int, seed: int, forget_bias: float | str = 1.0) -> BenchModel:
     """The model of ``spec`` with initial weights seeded from ``(seed, model, size, length)``."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(_stream_seed(seed, "init", spec.model, spec.size, length))
-        return build_model(spec, task, length)
+        return build_model(spec, task, length, forget_bias)
 
 
 def training_step(model: nn.Module, task: Task, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor, clip: float) -> float:
@@ -551,7 +582,7 @@ def train_run(
     with torch_threads(settings.threads):
         kind = spec.model
         if model is None:
-            model = initial_model(spec, task, length, seed)
+            model = initial_model(spec, task, length, seed, settings.forget_bias)
         data = generator(seed, "train", task.name, length)
         optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, fused=True)  # measured faster than foreach here
         curve: list[dict[str, float]] = []
@@ -626,7 +657,7 @@ class LongRangeBenchmark:
         task, sizes = self._task, self.sizes()
         echo(f"task {task.name}: lengths {', '.join(map(str, self.lengths))}; budget per run: {self.budget.describe()}, "
              f"batch {self.settings.batch_size}, Adam lr {self.settings.lr:g}, clip {self.settings.clip:g}, "
-             f"{self.settings.threads} thread(s), seed {self.seed}")  # fmt: skip
+             f"{self.settings.threads} thread(s), seed {self.seed}, {describe_forget_bias(self.settings.forget_bias)}")  # fmt: skip
         for s in sizes.values():
             echo(f"  {s.model:<12} {s.params:>7} parameters ({s.ratio:.3f} x the LSTM's): {s.describe()}")
             if abs(s.ratio - 1.0) > 0.05:
@@ -670,6 +701,7 @@ class LongRangeBenchmark:
             f"Budget per (model, length): {self.budget.describe()}; batch {st.batch_size}, Adam lr {st.lr:g} "
             f"({st.schedule} schedule, warm-up {st.warmup} steps), gradient-norm clipping {st.clip:g}, "
             f"curriculum {'on (from T=' + str(st.curriculum_start) + ')' if st.curriculum else 'off'}, "
+            f"{describe_forget_bias(st.forget_bias)}, "
             f"{st.threads} torch thread(s), seed {self.seed}. Test set: {st.test_size} fixed sequences per length.",
             "",
             "| model | size | parameters | x LSTM |",
@@ -829,6 +861,6 @@ def plot_curves(results: list[RunResult], task: Task, path: Path) -> None:
 __all__ = [
     "TASK_NAMES", "MODEL_NAMES", "AddingProblem", "CopyMemory", "make_task", "BenchModel", "build_model",
     "count_parameters", "matched_size", "matched_sizes", "model_size", "ModelSize", "Budget", "TrainSettings",
-    "RunResult", "fixed_test_set", "evaluate", "initial_model", "training_step", "train_run", "LongRangeBenchmark",
+    "RunResult", "CHRONO", "parse_forget_bias", "describe_forget_bias", "fixed_test_set", "evaluate", "initial_model", "training_step", "train_run", "LongRangeBenchmark",
     "parse_list", "parse_lengths", "generator", "markdown_header", "write_text_atomic", "save_figure", "pyplot",
 ]  # fmt: skip

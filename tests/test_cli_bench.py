@@ -38,9 +38,9 @@ def test_longrange_smoke(tmp_path, task, metric):
 def test_gradients_smoke(tmp_path):
     out = tmp_path / "g"
     result = runner.invoke(app, ["bench", "gradients", "--models", "rnn,lstm", "--length", "5", "--probe-size", "3",
-                                 "--steps", "2", "--hidden", "4", "--batch-size", "4", "--out", str(out)])
+                                 "--steps", "2", "--hidden", "4", "--batch-size", "4", "--forget-bias", "chrono", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "||dL/dx||" in result.output
+    assert "||dL/dx||" in result.output and "LSTM chrono initialisation" in (out / "gradients.md").read_text()
     with open(out / "gradients.csv") as f:
         assert len(list(csv.DictReader(f))) == 2 * 2 * 5
     assert (out / "gradients.png").stat().st_size > 1000 and "| rnn |" in (out / "gradients.md").read_text()

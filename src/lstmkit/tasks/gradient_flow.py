@@ -40,6 +40,7 @@ from lstmkit.tasks.longrange import (
     TrainSettings,
     check_lengths,
     check_models,
+    describe_forget_bias,
     environment,
     generator,
     initial_model,
@@ -113,7 +114,8 @@ class GradientFlowBenchmark:
         x, y = task.sample(self.probe_size, T, generator(self.seed, "gradient-probe", T))
         echo(f"adding problem, T={T}: gradient norms on {self.probe_size} sequences (float64), at init and after "
              f"{self.budget.describe()} of training (batch {self.settings.batch_size}, Adam lr {self.settings.lr:g}, "
-             f"clip {self.settings.clip:g}, {self.settings.threads} thread(s), seed {self.seed})")  # fmt: skip
+             f"clip {self.settings.clip:g}, {self.settings.threads} thread(s), seed {self.seed}, "
+             f"{describe_forget_bias(self.settings.forget_bias)})")  # fmt: skip
         flows = []
         for kind in self.models:
             spec = sizes[kind]
@@ -153,7 +155,7 @@ class GradientFlowBenchmark:
             *markdown_header(f"Gradient flow on the adding problem, T = {T}", self.command),
             f"`g(d)` = mean over {self.probe_size} sequences of `||dL/dx_t||` at distance `d = T-1-t` from the loss "
             f"(float64). Training: {self.budget.describe()} per model, batch {st.batch_size}, Adam lr {st.lr:g}, "
-            f"clipping {st.clip:g}, {st.threads} thread(s), seed {self.seed}.",
+            f"clipping {st.clip:g}, {st.threads} thread(s), seed {self.seed}, {describe_forget_bias(st.forget_bias)}.",
             "",
             f"| model | parameters | stage | g(0) | g({T - 1}) | g({T - 1}) / g(0) | test MSE | steps | train s |",
             "|---|---:|---|---:|---:|---:|---:|---:|---:|",

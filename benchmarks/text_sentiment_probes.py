@@ -6,11 +6,13 @@ initialisation, Adam, global gradient clipping 5, batch 32; each seed trains --e
 reports the test accuracy of its best-validation epoch; the RESULT line gives the means over seeds::
 
     .venv/bin/python benchmarks/text_sentiment_probes.py --pool last|mean|max|meanmax [--edrop P] [--drop P]
-        [--wd W] [--units N] [--crop [--stride S]] [--w2v [--freeze]] [--maxlen L] [--seeds 0 1 2]
+        [--wd W] [--units N] [--crop [--stride S]] [--w2v [--freeze]] [--maxlen L] [--seeds 0 1 2] [--cv K]
 
 --crop trains on a random --maxlen window of each whole review and predicts by averaging the windows
 (stride --stride) that cover it; --w2v initialises the embedding with word2vec (gensim, skip-gram)
 trained on the training reviews only (needs `pip install gensim`, which lstmkit does not install).
+--cv K picks the epoch count by K-fold cross-validation over the 1800 training + validation reviews
+(mean held-out accuracy per epoch), then trains on all 1800 for that many epochs and scores the test set.
 """
 import argparse, json, time, sys
 import numpy as np, torch, torch.nn as nn
@@ -37,6 +39,7 @@ ap.add_argument("--w2v", action="store_true")
 ap.add_argument("--freeze", action="store_true")
 ap.add_argument("--w2v-epochs", type=int, default=5)
 ap.add_argument("--sel", default="valid", help="valid: best valid epoch; last: last epoch")
+ap.add_argument("--cv", type=int, default=0, help="K > 1: pick the epoch count by K-fold cross-validation on train+valid, then train on all of it")
 args = ap.parse_args()
 torch.set_num_threads(1)
 D = resolve_data_dir(None)
@@ -140,29 +143,50 @@ def acc(model, X, Y, W=None):
     model.train()
     return (p.argmax(1) == Y).float().mean().item(), p
 
-res = []
-for seed in args.seeds:
+def train(seed, X, Y, epochs, evals):
+    """Train a fresh model on (X, Y); after each epoch, the accuracy on each (X, Y[, windows]) of evals."""
     torch.manual_seed(seed); np.random.seed(seed)
     model = M()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.wd) if args.wd else torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
-    best = (-1, 0, 0)
     gcrop = torch.Generator().manual_seed(seed)
-    t0 = time.time()
-    log = []
-    for ep in range(args.epochs):
-        perm = torch.randperm(len(Xtr))
+    history = []
+    for ep in range(epochs):
+        perm = torch.randperm(len(X))
         tl = 0
-        for i in range(0, len(Xtr), args.bs):
+        for i in range(0, len(X), args.bs):
             idx = perm[i:i + args.bs]
-            xb = random_windows(idx, gcrop) if args.crop else Xtr[idx]
-            loss = nn.functional.cross_entropy(model(xb), Ytr[idx])
+            xb = random_windows(idx, gcrop) if args.crop else X[idx]
+            loss = nn.functional.cross_entropy(model(xb), Y[idx])
             opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(model.parameters(), 5.0); opt.step()
             tl += loss.item() * len(idx)
-        va_acc, _ = acc(model, Xva, Yva, (WVA, OVA) if args.crop else None)
-        te_acc, pte = acc(model, Xte, Yte, (WTE, OTE) if args.crop else None)
-        log.append(f"{ep+1}:{tl/len(Xtr):.3f}/{va_acc:.3f}/{te_acc:.3f}")
-        if args.sel == "last" or va_acc > best[0]:
-            best = (va_acc, te_acc, ep + 1)
+        history.append((tl / len(X), [acc(model, *e)[0] for e in evals]))
+    return history
+
+res = []
+if args.cv > 1:
+    assert not args.crop, "--cv works on the fixed last-maxlen-token inputs"
+    Xall, Yall = torch.cat([Xtr, Xva]), torch.cat([Ytr, Yva])
+    for seed in args.seeds:
+        t0 = time.time()
+        folds = torch.randperm(len(Xall), generator=torch.Generator().manual_seed(1000 + seed)).chunk(args.cv)
+        curves = []
+        for k, held in enumerate(folds):
+            keep = torch.ones(len(Xall), dtype=torch.bool); keep[held] = False
+            h = train(seed, Xall[keep], Yall[keep], args.epochs, [(Xall[held], Yall[held])])
+            curves.append([a[0] for _, a in h])
+        cv = np.array(curves).mean(0)
+        best_ep = int(cv.argmax()) + 1
+        h = train(seed, Xall, Yall, best_ep, [(Xte, Yte)])
+        te_acc = h[-1][1][0]
+        res.append((float(cv.max()), te_acc, best_ep))
+        print(f"seed {seed}: cv curve " + " ".join(f"{e+1}:{a:.3f}" for e, a in enumerate(cv)) + f"  -> {best_ep} epochs on all 1800: test {te_acc:.3f}  ({time.time()-t0:.0f}s)", flush=True)
+for seed in ([] if args.cv > 1 else args.seeds):
+    t0 = time.time()
+    evals = [(Xva, Yva, (WVA, OVA) if args.crop else None), (Xte, Yte, (WTE, OTE) if args.crop else None)]
+    h = train(seed, Xtr, Ytr, args.epochs, evals)
+    log = [f"{ep+1}:{tl:.3f}/{a[0]:.3f}/{a[1]:.3f}" for ep, (tl, a) in enumerate(h)]
+    pick = len(h) - 1 if args.sel == "last" else max(range(len(h)), key=lambda e: (h[e][1][0], -e))
+    best = (h[pick][1][0], h[pick][1][1], pick + 1)
     res.append(best)
     print(f"seed {seed}: best valid {best[0]:.3f} test {best[1]:.3f} epoch {best[2]}  ({time.time()-t0:.0f}s)  " + " ".join(log), flush=True)
 r = np.array(res)

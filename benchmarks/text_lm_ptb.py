@@ -108,10 +108,10 @@ def main() -> None:
         cmd += ["--schedule", "step", "--decay-start", "4", "--lr-decay", "0.5", "--epochs", str(args.epochs)]
     else:
         cmd += ["--schedule", "cosine", "--minutes", str(args.minutes), "--log-every", "200"]
-    if args.evaluate_only:
-        train_wall = sum(h["seconds"] for h in read_history(model))
-    else:
-        train_wall = run_train_lm(cmd)
+    train_wall = None if args.evaluate_only else run_train_lm(cmd)
+    history = read_history(model)
+    if train_wall is None:  # the training run's own epoch times
+        train_wall = sum(h["seconds"] for h in history)
     import torch
 
     from lstmkit.tasks.language_model import evaluate_file
@@ -123,7 +123,7 @@ def main() -> None:
     eval_wall = time.perf_counter() - t1
     protocol = (f"Zaremba {args.config}, tied" if args.minutes is None
                 else f"2x{cfg['units']} dropout {cfg['dropout']} tied, time-boxed {args.minutes} min, cosine")
-    write_curve(read_history(model), name, math.exp(test))
+    write_curve(history, name, math.exp(test))
     print(f"RESULT ptb word ({protocol}): valid perplexity {math.exp(valid):.2f}, "
           f"test perplexity {math.exp(test):.2f} ({test:.4f} nats/word); training wall {train_wall / 60:.1f} min, "
           f"evaluation {eval_wall:.0f} s, threads {args.threads}, load average at end {os.getloadavg()}; "

@@ -861,6 +861,7 @@ def plot_curves(results: list[RunResult], task: Task, path: Path) -> None:
 __all__ = [
     "TASK_NAMES", "MODEL_NAMES", "AddingProblem", "CopyMemory", "make_task", "BenchModel", "build_model",
     "count_parameters", "matched_size", "matched_sizes", "model_size", "ModelSize", "Budget", "TrainSettings",
-    "RunResult", "CHRONO", "parse_forget_bias", "describe_forget_bias", "fixed_test_set", "evaluate", "initial_model", "training_step", "train_run", "LongRangeBenchmark",
+    "RunResult", "CHRONO", "parse_forget_bias", "describe_forget_bias", "fixed_test_set", "evaluate",
+    "initial_model", "training_step", "train_run", "LongRangeBenchmark",
     "parse_list", "parse_lengths", "generator", "markdown_header", "write_text_atomic", "save_figure", "pyplot",
 ]  # fmt: skip

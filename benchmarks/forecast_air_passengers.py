@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 from lstmkit.data.timeseries import read_series
-from lstmkit.tasks.forecast_baselines import ETS, SeasonalNaive
-from lstmkit.tasks.forecast_metrics import coverage, mape, smape
-from lstmkit.tasks.forecaster import Forecaster
+from lstmkit.tasks.timeseries.baselines import ETS, SeasonalNaive
+from lstmkit.tasks.timeseries.metrics import coverage, mape, smape
+from lstmkit.tasks.timeseries.forecaster import Forecaster
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "air_passengers" / "airline-passengers.csv"
 HELD_OUT = 24

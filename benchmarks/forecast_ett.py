@@ -10,8 +10,8 @@ training rows' statistics; context 336; MSE and MAE on the z-scores, averaged ov
         [--epochs 10] [--units 256] [--segment 48] [--loss mae] [--dropout 0.5] [--instance-norm last] [--seed 0]
         [--targets OT] [--intervals quantile] [--plot PNG]
 
-The LSTM (``lstmkit.tasks.forecaster.Forecaster``) trains with Adam (cosine decay), early stopping on
-the validation MSE; the DLinear baseline (``lstmkit.tasks.forecast_baselines``) with its own recipe
+The LSTM (``lstmkit.tasks.timeseries.forecaster.Forecaster``) trains with Adam (cosine decay), early stopping on
+the validation MSE; the DLinear baseline (``lstmkit.tasks.timeseries.baselines``) with its own recipe
 (Adam 5e-3 halved per epoch, batch 32, early stopping). Published test MSE at horizon 96 on ETTh1:
 DLinear 0.375, PatchTST 0.370, SegRNN 0.341 (context 720).
 """
@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from lstmkit.data.timeseries import gather_windows, read_series, split_borders, window_starts
-from lstmkit.tasks.forecast_baselines import baseline_table
-from lstmkit.tasks.forecaster import Forecaster
+from lstmkit.tasks.timeseries.baselines import baseline_table
+from lstmkit.tasks.timeseries.forecaster import Forecaster
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ett"
 CONTEXT = 336

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from lstmkit.tasks.inspect import inspect_to_dir
-from lstmkit.tasks.text_classifier import TextClassifier
+from lstmkit.inspect import inspect_to_dir
+from lstmkit.tasks.text.classifier import TextClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "movie_review_polarity"

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/longrange_step.py [--task adding] [--length 200] [--models rnn,gru,lstm,transformer]
         [--threads 1,2] [--repeats 5] [--steps 20] [--adam foreach,fused]
 
-One step = sample a batch of 64, forward, backward, clip, Adam (``lstmkit.tasks.longrange.training_step``),
+One step = sample a batch of 64, forward, backward, clip, Adam (``lstmkit.bench.longrange.training_step``),
 at matched parameter counts (LSTM 128 units). The thread settings are interleaved (repeat r runs
 every setting once) and the median over repeats of the mean step time is reported, with the ratio
 to the first thread setting. A plain ``torch.nn.LSTM`` (128 units, Linear readout, same step) is
@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from lstmkit.nn.threads import torch_threads
-from lstmkit.tasks.longrange import generator, make_task, matched_sizes, build_model, training_step
+from lstmkit.bench.longrange import generator, make_task, matched_sizes, build_model, training_step
 
 
 class PlainTorchLSTM(nn.Module):

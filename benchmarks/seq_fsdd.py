@@ -24,8 +24,8 @@ import torch
 
 from lstmkit.data.audio import AudioFeatures
 from lstmkit.data.sequences import read_audio
-from lstmkit.tasks.sequence_classifier import SequenceClassifier
-from lstmkit.tasks.text_classifier import classification_report
+from lstmkit.tasks.sequences.classifier import SequenceClassifier
+from lstmkit.tasks.text.classifier import classification_report
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fsdd" / "recordings"
 TEST_PATTERN = r"_[0-4]\.wav$"

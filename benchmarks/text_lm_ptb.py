@@ -41,7 +41,7 @@ def read_history(model: Path) -> list[dict]:
     import json
 
     from lstmkit.models.serialization import read_metadata
-    from lstmkit.tasks.language_model import checkpoint_path
+    from lstmkit.tasks.text.language_model import checkpoint_path
 
     return json.loads(read_metadata(checkpoint_path(model))["training"])["history"]
 
@@ -114,7 +114,7 @@ def main() -> None:
         train_wall = sum(h["seconds"] for h in history)
     import torch
 
-    from lstmkit.tasks.language_model import evaluate_file
+    from lstmkit.tasks.text.language_model import evaluate_file
 
     torch.set_num_threads(args.threads)
     t1 = time.perf_counter()

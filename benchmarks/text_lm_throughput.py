@@ -2,7 +2,7 @@
 
 The model is the Tiny Shakespeare benchmark's: character level, embedding 512 tied to the decoder,
 2 x 512 LSTM, dropout 0.2, batch 64, BPTT 128, Adam 2e-3, clipping 5, state carried and detached.
-lstmkit runs :func:`lstmkit.tasks.language_model.train_language_model` (what the CLI calls), stopped
+lstmkit runs :func:`lstmkit.tasks.text.language_model.train_language_model` (what the CLI calls), stopped
 after ``--steps`` optimizer steps through its ``on_step`` hook; the peer is the usual 30-line PyTorch
 loop (``nn.Embedding`` -> ``nn.LSTM`` -> ``nn.Linear``). The two alternate ``--repeats`` times and
 the median time per step after ``--warmup`` steps is compared, so machine noise hits both alike::
@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lstmkit.tasks.language_model import LMConfig, train_language_model
+from lstmkit.tasks.text.language_model import LMConfig, train_language_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"

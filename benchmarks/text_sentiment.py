@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from lstmkit.tasks.sentiment import resolve_data_dir
-from lstmkit.tasks.text_classifier import TextClassifier, classification_report, read_dataset, tfidf_baseline
+from lstmkit.tasks.text.sentiment import resolve_data_dir
+from lstmkit.tasks.text.classifier import TextClassifier, classification_report, read_dataset, tfidf_baseline
 
 MODELS = {
     "LSTM": dict(),

@@ -17,7 +17,7 @@ trained on the training reviews only (needs `pip install gensim`, which lstmkit 
 import argparse, json, time, sys
 import numpy as np, torch, torch.nn as nn
 from lstmkit.data.text import TextVectorizer
-from lstmkit.tasks.sentiment import resolve_data_dir
+from lstmkit.tasks.text.sentiment import resolve_data_dir
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--pool", default="last")

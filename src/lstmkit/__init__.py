@@ -19,6 +19,9 @@ from typing import Any
 
 from lstmkit._version import __version__
 from lstmkit.errors import LstmkitError
+from lstmkit import _aliases
+
+_aliases.install()
 
 _SUBMODULES = {"nn", "models", "layers", "data", "tasks", "errors"}
 

@@ -114,7 +114,7 @@ def demo(
     ] = 1,
 ) -> None:
     """Train the article's sentiment LSTM on movie reviews, report test accuracy, classify two sentences."""
-    from lstmkit.tasks import sentiment
+    from lstmkit.tasks.text import sentiment
 
     data_dir = sentiment.resolve_data_dir(data)
     typer.echo(f"data: {data_dir}")

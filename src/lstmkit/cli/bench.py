@@ -17,7 +17,7 @@ bench_app = typer.Typer(
     no_args_is_help=True,
 )
 
-# ---- long-range memory and gradient flow (lstmkit.tasks.longrange, lstmkit.tasks.gradient_flow) ----
+# ---- long-range memory and gradient flow (lstmkit.bench.longrange, lstmkit.bench.gradient_flow) ----
 
 DEFAULT_STEPS = 2000
 Steps = Annotated[Optional[int], typer.Option(help=f"Budget: optimizer steps per (model, length) run (default {DEFAULT_STEPS} when --minutes is not given).", show_default=False)]
@@ -33,7 +33,7 @@ Threads = Annotated[int, typer.Option(help="torch threads (1 measured fastest on
 
 
 def _budget(steps: Optional[int], minutes: Optional[float]):
-    from lstmkit.tasks.longrange import Budget
+    from lstmkit.bench.longrange import Budget
 
     if steps is None and minutes is None:
         steps = DEFAULT_STEPS
@@ -79,7 +79,7 @@ def longrange(
     Writes results.csv, results.md, results.png (final metric against T), curves.csv and curves.png
     (learning curves) and config.json to --out; the tables are rewritten after every run.
     """
-    from lstmkit.tasks.longrange import LongRangeBenchmark, TrainSettings, parse_lengths, parse_list
+    from lstmkit.bench.longrange import LongRangeBenchmark, TrainSettings, parse_lengths, parse_list
 
     budget = _budget(steps, minutes)
     settings = TrainSettings(
@@ -121,8 +121,8 @@ def gradients(
 
     Adding problem at --length; writes gradients.png, gradients.csv, gradients.md and config.json to --out.
     """
-    from lstmkit.tasks.gradient_flow import GradientFlowBenchmark
-    from lstmkit.tasks.longrange import Budget, TrainSettings, parse_list
+    from lstmkit.bench.gradient_flow import GradientFlowBenchmark
+    from lstmkit.bench.longrange import Budget, TrainSettings, parse_list
 
     budget = Budget(steps=1000) if steps is None and minutes is None else Budget(steps=steps, minutes=minutes)
     settings = TrainSettings(

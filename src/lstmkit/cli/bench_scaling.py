@@ -1,4 +1,4 @@
-"""``lstmkit bench scaling``: a thin command over :mod:`lstmkit.tasks.scaling`."""
+"""``lstmkit bench scaling``: a thin command over :mod:`lstmkit.bench.scaling`."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def register(bench_app: typer.Typer) -> None:
     ) -> None:
         """Streaming inference one step at a time at very long lengths (LSTM state vs Transformer KV cache):
         per-step latency, OS-measured peak memory, crossover; plus training tokens/s against length."""
-        from lstmkit.tasks.scaling import ScalingSettings, parse_int_list, run_scaling
+        from lstmkit.bench.scaling import ScalingSettings, parse_int_list, run_scaling
 
         settings = ScalingSettings(
             lengths=parse_int_list(lengths, "--lengths"), train_lengths=parse_int_list(train_lengths, "--train-lengths"),

@@ -1,4 +1,4 @@
-"""``lstmkit forecast train | predict | backtest``: thin commands over :mod:`lstmkit.tasks.forecaster`.
+"""``lstmkit forecast train | predict | backtest``: thin commands over :mod:`lstmkit.tasks.timeseries.forecaster`.
 
 Every user mistake is an :class:`~lstmkit.errors.LstmkitError`, which the root group turns into one
 line ``error: ...`` and exit code 2.
@@ -44,7 +44,7 @@ def _fmt(value: Any) -> str:
 
 
 def print_backtest(bt: Any, title: str) -> None:
-    """The metrics table of a :class:`~lstmkit.tasks.forecaster.Backtest`, LSTM first, then the baselines."""
+    """The metrics table of a :class:`~lstmkit.tasks.timeseries.forecaster.Backtest`, LSTM first, then the baselines."""
     from rich.console import Console
     from rich.table import Table
 
@@ -103,8 +103,8 @@ def register(forecast_app: typer.Typer) -> None:
         from rich.console import Console
 
         from lstmkit.data.timeseries import read_series
-        from lstmkit.tasks.common import prepare_output
-        from lstmkit.tasks.forecaster import Forecaster
+        from lstmkit.util.checks import prepare_output
+        from lstmkit.tasks.timeseries.forecaster import Forecaster
 
         if split not in SPLITS:
             raise ConfigError(f"--split must be one of {', '.join(SPLITS)}; found {split!r}")
@@ -156,8 +156,8 @@ def register(forecast_app: typer.Typer) -> None:
         from rich.table import Table
 
         from lstmkit.models.serialization import write_bytes_atomic
-        from lstmkit.tasks.common import prepare_output
-        from lstmkit.tasks.forecaster import Forecaster
+        from lstmkit.util.checks import prepare_output
+        from lstmkit.tasks.timeseries.forecaster import Forecaster
 
         out = prepare_output(output, "forecast.csv") if output is not None else None
         fc = Forecaster.load(model)
@@ -193,8 +193,8 @@ def register(forecast_app: typer.Typer) -> None:
         from rich.console import Console
 
         from lstmkit.models.serialization import write_bytes_atomic
-        from lstmkit.tasks.common import prepare_output
-        from lstmkit.tasks.forecaster import Forecaster
+        from lstmkit.util.checks import prepare_output
+        from lstmkit.tasks.timeseries.forecaster import Forecaster
 
         out = prepare_output(output, "backtest.csv") if output is not None else None
         fc = Forecaster.load(model)

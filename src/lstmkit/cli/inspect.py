@@ -1,4 +1,4 @@
-"""``lstmkit inspect MODEL INPUT --out DIR``: a thin command over :mod:`lstmkit.tasks.inspect`.
+"""``lstmkit inspect MODEL INPUT --out DIR``: a thin command over :mod:`lstmkit.inspect.traces`.
 
 Writes ``DIR/gates.png`` (heatmaps of the forget, input and output gates and the cell state of the
 chosen units over the steps) and ``DIR/gates.html`` (a self-contained page that aligns the same
@@ -14,7 +14,7 @@ import typer
 
 
 def _events_line(insp: Any, shares: Any, n_units: int) -> str:
-    from lstmkit.tasks.inspect import display_label, top_events
+    from lstmkit.inspect.traces import display_label, top_events
 
     found = top_events(insp, shares)
     if not found:
@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
         """Show an LSTM's forget, input and output gates and cell state on one input: a PNG heatmap and an HTML page."""
         from rich.console import Console
 
-        from lstmkit.tasks.inspect import inspect_to_dir, parse_units
+        from lstmkit.inspect import inspect_to_dir, parse_units
 
         result = inspect_to_dir(
             model, input, out, units=parse_units(units), top=top, events=events, forget_threshold=forget_threshold,

@@ -1,4 +1,4 @@
-"""``lstmkit seq train-classifier | classify | evaluate``: thin commands over :mod:`lstmkit.tasks.sequence_classifier`.
+"""``lstmkit seq train-classifier | classify | evaluate``: thin commands over :mod:`lstmkit.tasks.sequences.classifier`.
 
 DATA is a folder of ``.wav`` files (labels from ``--label-pattern`` or ``--manifest``), an ``.npz``, a
 long-format ``.csv`` or a ``.ts`` file (see :mod:`lstmkit.data.sequences`). ``--test-pattern REGEX``
@@ -94,8 +94,8 @@ def train_classifier(
 
     from lstmkit.data.audio import AudioFeatures
     from lstmkit.data.sequences import DEFAULT_LABEL_PATTERN
-    from lstmkit.tasks.common import prepare_output
-    from lstmkit.tasks.sequence_classifier import SequenceClassifier
+    from lstmkit.util.checks import prepare_output
+    from lstmkit.tasks.sequences.classifier import SequenceClassifier
 
     out = prepare_output(output)  # fail before reading and training when the output cannot be written
     if sum(x is not None for x in (valid, valid_pattern)) > 1:
@@ -151,7 +151,7 @@ def train_classifier(
 
 
 def _load(model: Path, resample: bool) -> Any:
-    from lstmkit.tasks.sequence_classifier import SequenceClassifier
+    from lstmkit.tasks.sequences.classifier import SequenceClassifier
 
     clf = SequenceClassifier.load(model)
     if resample and clf.audio is not None:
@@ -218,7 +218,7 @@ def evaluate(
     from rich.table import Table
 
     from lstmkit.data.sequences import DEFAULT_LABEL_PATTERN
-    from lstmkit.tasks.text_classifier import classification_report
+    from lstmkit.tasks.text.classifier import classification_report
 
     clf = _load(model, resample)
     pattern = label_pattern or clf.data_info_.get("label_pattern") or DEFAULT_LABEL_PATTERN

@@ -1,4 +1,4 @@
-"""``lstmkit text train-classifier | classify | evaluate``: thin commands over :mod:`lstmkit.tasks.text_classifier`.
+"""``lstmkit text train-classifier | classify | evaluate``: thin commands over :mod:`lstmkit.tasks.text.classifier`.
 
 Every user mistake is an :class:`~lstmkit.errors.LstmkitError`, which the root group turns into one
 line ``error: ...`` and exit code 2.
@@ -46,8 +46,8 @@ def register(text_app: typer.Typer) -> None:
         """Train an LSTM text classifier on labelled texts and save it as one model file."""
         from rich.console import Console
 
-        from lstmkit.tasks.common import prepare_output
-        from lstmkit.tasks.text_classifier import TextClassifier, read_dataset
+        from lstmkit.util.checks import prepare_output
+        from lstmkit.tasks.text.classifier import TextClassifier, read_dataset
 
         out = prepare_output(output)  # fail before training when the output cannot be written
         train = read_dataset(data, text_field, label_field, encoding=encoding)
@@ -79,7 +79,7 @@ def register(text_app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from lstmkit.tasks.text_classifier import TextClassifier
+        from lstmkit.tasks.text.classifier import TextClassifier
 
         if (text is None) == (file is None):
             raise InputValueError("give either a TEXT argument or --file FILE (one text per line), not both or neither")
@@ -117,7 +117,7 @@ def register(text_app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from lstmkit.tasks.text_classifier import TextClassifier, classification_report, read_dataset, tfidf_baseline
+        from lstmkit.tasks.text.classifier import TextClassifier, classification_report, read_dataset, tfidf_baseline
 
         clf = TextClassifier.load(model)
         test = read_dataset(data, text_field, label_field, encoding=encoding)

@@ -1,4 +1,4 @@
-"""``lstmkit text train-lm | generate``: thin commands over :mod:`lstmkit.tasks.language_model`."""
+"""``lstmkit text train-lm | generate``: thin commands over :mod:`lstmkit.tasks.text.language_model`."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def register(text_app: typer.Typer) -> None:
         import json
         import warnings
 
-        from lstmkit.tasks import language_model as lm
+        from lstmkit.tasks.text import language_model as lm
 
         warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
         if epochs is not None and minutes is not None:
@@ -110,7 +110,7 @@ def register(text_app: typer.Typer) -> None:
         """Generate text from a trained language model, streamed to stdout as it is produced."""
         import warnings
 
-        from lstmkit.tasks.language_model import LanguageModelGenerator
+        from lstmkit.tasks.text.language_model import LanguageModelGenerator
 
         warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
         if length <= 0:

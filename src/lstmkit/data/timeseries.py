@@ -35,7 +35,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from lstmkit.data.readers import read_text
 from lstmkit.errors import ConfigError, DataError, InputValueError, ShapeError
-from lstmkit.tasks.common import check_int
+from lstmkit.util.checks import check_int
 
 #: How missing values may be filled (``fill=`` / ``--fill``).
 FILLS = ("interpolate", "ffill", "zero")

@@ -15,6 +15,7 @@ import torch
 
 from lstmkit.errors import ConfigError
 from lstmkit.layers.base import snake_case
+from lstmkit.models.classes import MODEL_CLASSES
 from lstmkit.models.losses import Loss, get_loss, loss_from_config, loss_to_config
 from lstmkit.models.metrics import Metric, get_metric
 from lstmkit.models.optimizers import Optimizer, get_optimizer, optimizer_from_config, optimizer_to_config
@@ -31,6 +32,10 @@ class Model(torch.nn.Module):
         preprocessing: a JSON-able dict saved with the model (e.g. a tokenizer's vocabulary).
         stop_training: set by a callback to end ``fit`` after the current epoch.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        MODEL_CLASSES[cls.__name__] = cls  # so a saved file's class_name finds its class
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__()

@@ -1,0 +1,170 @@
+"""``lstmkit text train-classifier | classify | evaluate`` end to end, and every bad input as one line + exit 2."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+
+import pytest
+from typer.testing import CliRunner
+
+from lstmkit.cli import app
+from cli_checks import fails as _fails
+
+runner = CliRunner()
+
+CUES = {"pos": ["good", "great", "superb"], "neg": ["bad", "awful", "dull"]}
+FILLER = ["the", "a", "film", "is", "was", "story"]
+SMALL = ["--units", "16", "--embedding-dim", "16", "--max-length", "12", "--epochs", "30", "--batch-size", "8"]
+
+
+def _rows(n, seed):
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        y = "pos" if i % 2 else "neg"
+        words = [rng.choice(FILLER) for _ in range(rng.randint(2, 6))]
+        words.insert(rng.randint(0, len(words)), rng.choice(CUES[y]))
+        rows.append({"text": " ".join(words), "label": y})
+    return rows
+
+
+def _write_csv(path, rows, fields=("text", "label")):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(fields)
+        for r in rows:
+            w.writerow([r["text"], r["label"]])
+    return path
+
+
+def _write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    train = _write_csv(d / "train.csv", _rows(60, 0))
+    valid = _write_jsonl(d / "valid.jsonl", _rows(20, 1))
+    model = d / "m.lstmkit"
+    result = runner.invoke(app, ["text", "train-classifier", str(train), "--valid", str(valid), "-o", str(model), *SMALL])
+    assert result.exit_code == 0, result.output
+    assert "model saved to" in result.stdout and model.is_file()
+    return d, train, valid, model
+
+
+def test_classify_text_and_file(trained):
+    d, _, _, model = trained
+    result = runner.invoke(app, ["text", "classify", str(model), "a great film"])
+    assert result.exit_code == 0, result.output
+    assert "pos" in result.stdout and "P(neg)" in result.stdout and "P(pos)" in result.stdout
+    f = d / "lines.txt"
+    f.write_text("a dull story\n\nthe film was superb\n")
+    result = runner.invoke(app, ["text", "classify", str(model), "--file", str(f)])
+    assert result.exit_code == 0, result.output
+    assert "a dull story" in result.stdout and "the film was superb" in result.stdout
+
+
+def test_evaluate_with_and_without_baseline(trained):
+    d, train, valid, model = trained
+    result = runner.invoke(app, ["text", "evaluate", str(model), str(valid)])
+    assert result.exit_code == 0, result.output
+    assert "accuracy" in result.stdout and "macro-F1" in result.stdout and "confusion matrix" in result.stdout
+    assert "pass --train" in result.stdout
+    result = runner.invoke(app, ["text", "evaluate", str(model), str(valid), "--train", str(train)])
+    assert result.exit_code == 0, result.output
+    assert "TF-IDF + LR" in result.stdout
+
+
+def test_train_from_a_class_folder(tmp_path):
+    for i, r in enumerate(_rows(30, 2)):
+        (tmp_path / "data" / r["label"]).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "data" / r["label"] / f"{i}.txt").write_text(r["text"])
+    result = runner.invoke(app, ["text", "train-classifier", str(tmp_path / "data"), "-o", str(tmp_path / "m.lstmkit"),
+                                 "--epochs", "1", "--units", "4", "--embedding-dim", "4"])
+    assert result.exit_code == 0, result.output
+    assert "labels: neg, pos" in result.stdout
+
+
+# ------------------------------------------------------------------------------------- bad input
+def test_missing_data_file(tmp_path):
+    _fails(["text", "train-classifier", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "m.lstmkit")], "not found", "nope.csv")
+
+
+def test_empty_data_file(tmp_path):
+    (tmp_path / "e.jsonl").write_text("")
+    _fails(["text", "train-classifier", str(tmp_path / "e.jsonl"), "-o", str(tmp_path / "m.lstmkit")], "empty")
+
+
+def test_missing_text_field_lists_fields(tmp_path):
+    p = _write_csv(tmp_path / "t.csv", _rows(4, 0), fields=("review", "label"))
+    _fails(["text", "train-classifier", str(p), "-o", str(tmp_path / "m.lstmkit")], "missing field 'text'", "'review', 'label'")
+
+
+def test_missing_label_field_lists_fields(tmp_path):
+    p = _write_jsonl(tmp_path / "t.jsonl", _rows(4, 0))
+    _fails(["text", "train-classifier", str(p), "--label-field", "y", "-o", str(tmp_path / "m.lstmkit")],
+           "missing field 'y'", "'text', 'label'")
+
+
+def test_single_class(tmp_path):
+    rows = [dict(r, label="pos") for r in _rows(4, 0)]
+    p = _write_csv(tmp_path / "one.csv", rows)
+    _fails(["text", "train-classifier", str(p), "-o", str(tmp_path / "m.lstmkit")], "single class", "'pos'")
+
+
+def test_undecodable_bytes(tmp_path):
+    p = tmp_path / "latin.csv"
+    p.write_bytes(b"text,label\ncaf\xe9 good,pos\nbad,neg\n")
+    _fails(["text", "train-classifier", str(p), "-o", str(tmp_path / "m.lstmkit")], "latin.csv", "byte offset 14", "--encoding")
+
+
+def test_wrong_kind_of_model_file(tmp_path):
+    from lstmkit.tasks.text.sentiment import build_model
+
+    model = build_model(20, embedding_dim=4, units=4)
+    model.preprocessing = {"task": "sentiment", "labels": ["negative", "positive"], "vectorizer": {}}
+    model.save(tmp_path / "s.lstmkit")
+    _fails(["text", "classify", str(tmp_path / "s.lstmkit"), "hello"], "sentiment demo's model", "not a text classifier")
+    _fails(["text", "evaluate", str(tmp_path / "s.lstmkit"), str(_write_csv(tmp_path / "t.csv", _rows(4, 0)))],
+           "not a text classifier")
+
+
+def test_language_model_file(tmp_path):
+    import torch
+
+    from lstmkit.models.serialization import save_tensors
+
+    save_tensors(tmp_path / "lm.lstmkit", {"w": torch.zeros(2)}, {"vocabulary": "{}"}, kind="language_model")
+    _fails(["text", "classify", str(tmp_path / "lm.lstmkit"), "hello"], "a language model, not a text classifier; use it with lstmkit text generate")
+
+
+def test_missing_model_file(tmp_path):
+    _fails(["text", "classify", str(tmp_path / "none.lstmkit"), "hello"], "not found")
+
+
+def test_not_a_model_file(tmp_path):
+    p = tmp_path / "junk.lstmkit"
+    p.write_bytes(b"not a model at all")
+    _fails(["text", "classify", str(p), "hello"], "junk.lstmkit")
+
+
+def test_classify_needs_text_or_file(trained):
+    _, _, _, model = trained
+    _fails(["text", "classify", str(model)], "TEXT argument or --file")
+
+
+def test_evaluate_labels_unknown_to_the_model(trained, tmp_path):
+    _, _, _, model = trained
+    rows = [dict(r, label="meh") for r in _rows(4, 0)]
+    _fails(["text", "evaluate", str(model), str(_write_csv(tmp_path / "t.csv", rows))], "meh", "not among the model's labels")
+
+
+def test_bad_option_value(tmp_path):
+    p = _write_csv(tmp_path / "t.csv", _rows(4, 0))
+    _fails(["text", "train-classifier", str(p), "-o", str(tmp_path / "m.lstmkit"), "--level", "sentence"], "level must be one of")

@@ -1,0 +1,181 @@
+"""``lstmkit text train-lm`` and ``lstmkit text generate``, end to end, and each bad input (one line, exit 2)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from lstmkit.cli import app
+
+runner = CliRunner()
+SMALL = ["--units", "16", "--layers", "1", "--bptt", "10", "--batch-size", "4", "--lr", "0.02", "--dropout", "0"]
+
+
+@pytest.fixture
+def text_file(tmp_path, shared_data):
+    path = tmp_path / "tiny.txt"
+    path.write_text((shared_data / "tinyshakespeare" / "input.txt").read_text()[:3000])
+    return path
+
+
+@pytest.fixture
+def model_file(tmp_path, text_file):
+    out = tmp_path / "lm.lstmkit"
+    result = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(out), "--epochs", "2", *SMALL])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _one_line_error(result, *needles):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_train_then_generate_end_to_end(tmp_path, text_file, model_file):
+    result = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(model_file), "--epochs", "3", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert "resumed from" in result.stdout and "epoch 3:" in result.stdout and "bits/char" in result.stdout
+    args = ["text", "generate", str(model_file), "--prime", "ROMEO:", "--length", "60", "--temperature", "0.8",
+            "--top-k", "10", "--seed", "1"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.startswith("ROMEO:") and len(first.stdout) == len("ROMEO:") + 60 + 1
+    assert runner.invoke(app, args).stdout == first.stdout
+
+
+def test_generate_warns_on_unseen_characters(model_file):
+    result = runner.invoke(app, ["text", "generate", str(model_file), "--prime", "ROMEO€", "--length", "5", "--seed", "0"])
+    assert result.exit_code == 0
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "'€'" in warnings[0]
+
+
+def test_interactive_reads_primes_until_empty_line(model_file):
+    result = runner.invoke(app, ["text", "generate", str(model_file), "--interactive", "--length", "7", "--seed", "3"],
+                           input="ROMEO:\nJULIET:\n\nnot read\n")
+    assert result.exit_code == 0, result.output
+    out = result.stdout.splitlines()
+    assert any(line.startswith("ROMEO:") for line in out) and any(line.startswith("JULIET:") for line in out)
+    assert "not read" not in result.stdout
+
+
+def test_missing_file(tmp_path):
+    _one_line_error(runner.invoke(app, ["text", "train-lm", str(tmp_path / "no.txt"), "-o", str(tmp_path / "m")]),
+                    "no.txt", "not found")
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "e.txt").write_text("")
+    _one_line_error(runner.invoke(app, ["text", "train-lm", str(tmp_path / "e.txt"), "-o", str(tmp_path / "m")]),
+                    "e.txt", "empty")
+
+
+def test_undecodable_bytes(tmp_path):
+    (tmp_path / "b.txt").write_bytes(b"To be or not\xff to be")
+    _one_line_error(runner.invoke(app, ["text", "train-lm", str(tmp_path / "b.txt"), "-o", str(tmp_path / "m")]),
+                    "b.txt", "byte offset 12", "--encoding")
+
+
+def test_generate_with_a_classifier_model(tmp_path):
+    from lstmkit.layers import Dense
+    from lstmkit.models import Sequential
+
+    clf = tmp_path / "clf.lstmkit"
+    Sequential([Dense(2, input_shape=(3,))]).save(clf)
+    _one_line_error(runner.invoke(app, ["text", "generate", str(clf)]), "clf.lstmkit", "Sequential", "not a language model")
+
+
+def test_generate_with_a_missing_or_foreign_file(tmp_path):
+    _one_line_error(runner.invoke(app, ["text", "generate", str(tmp_path / "none.lstmkit")]), "not found")
+    (tmp_path / "junk.bin").write_bytes(b"\x00" * 100)
+    _one_line_error(runner.invoke(app, ["text", "generate", str(tmp_path / "junk.bin")]), "junk.bin")
+
+
+def test_length_must_be_positive(model_file):
+    _one_line_error(runner.invoke(app, ["text", "generate", str(model_file), "--length", "0"]), "--length", "found 0")
+    _one_line_error(runner.invoke(app, ["text", "generate", str(model_file), "--length", "-3"]), "--length")
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--temperature", "0"], "--temperature"),
+        (["--top-k", "0"], "--top-k"),
+    ],
+)
+def test_bad_generate_options(model_file, extra, needle):
+    _one_line_error(runner.invoke(app, ["text", "generate", str(model_file), *extra]), needle)
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--level", "bytes"], "level"),
+        (["--epochs", "0"], "epochs"),
+        (["--epochs", "2", "--minutes", "1"], "--minutes"),
+        (["--minutes", "-1"], "minutes"),
+        (["--dropout", "1.5"], "dropout"),
+        (["--bptt", "0"], "bptt"),
+        (["--lr", "-1"], "lr"),
+        (["--batch-size", "100000"], "streams"),
+        (["--optimizer", "rmsprop"], "optimizer"),
+        (["--encoding", "nope"], "encoding"),
+        (["--resume"], "no checkpoint"),
+    ],
+)
+def test_bad_train_options(tmp_path, text_file, extra, needle):
+    _one_line_error(runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(tmp_path / "m.lstmkit"), *extra]),
+                    needle)
+
+
+def test_ctrl_c_saves_checkpoint_and_resume_finishes(tmp_path, text_file):
+    out = tmp_path / "int.lstmkit"
+    cmd = [sys.executable, "-c", "from lstmkit.cli import app; app()", "text", "train-lm", str(text_file), "-o", str(out),
+           *SMALL]
+    proc = subprocess.Popen([*cmd, "--epochs", "100000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # the first epoch line: training is running
+        assert line.startswith("epoch 1:"), line
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted: checkpoint saved to" in err
+    assert (tmp_path / "int.lstmkit.ckpt").is_file() and not out.exists()
+    done = subprocess.run([*cmd, "--epochs", "2", "--resume"], capture_output=True, text=True, timeout=120)
+    # Ctrl-C came after epoch 1 at the earliest; resuming to 2 epochs either finishes or says it is done
+    assert done.returncode == 0, done.stderr
+    assert out.is_file()
+
+
+def test_no_tie_trains_untied_and_resume_keeps_it(tmp_path, text_file):
+    from lstmkit.tasks.text.language_model import load_language_model
+
+    out = tmp_path / "untied.lstmkit"
+    result = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(out), "--epochs", "1", "--no-tie",
+                                 "--embedding-size", "24", *SMALL])
+    assert result.exit_code == 0, result.output
+    assert not load_language_model(out)[0].tied
+    # --resume without --tie/--no-tie takes the checkpoint's choice; flipping it is one line, exit 2
+    again = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(out), "--epochs", "2", "--resume"])
+    assert again.exit_code == 0, again.output
+    flipped = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(out), "--epochs", "3", "--resume", "--tie"])
+    _one_line_error(flipped, "embedding_size")
+
+
+def test_tied_embedding_larger_than_units_is_one_line(tmp_path, text_file):
+    result = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(tmp_path / "m.lstmkit"), "--epochs", "1",
+                                 *SMALL, "--embedding-size", "32"])
+    _one_line_error(result, "a tied embedding needs embedding_size <= units", "untie")

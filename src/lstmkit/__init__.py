@@ -23,7 +23,17 @@ from lstmkit import _aliases
 
 _aliases.install()
 
-_SUBMODULES = {"nn", "models", "layers", "data", "tasks", "errors"}
+_SUBMODULES = {"util", "nn", "train", "models", "layers", "data", "tasks", "bench", "inspect", "errors"}
+
+
+def load(path: Any) -> Any:
+    """Load any file lstmkit wrote: a Sequential, TextClassifier, Forecaster, SequenceClassifier, language model ...
+
+    The file's ``kind`` marker picks the loader (:mod:`lstmkit.util.registry`).
+    """
+    from lstmkit.util.registry import load as _load
+
+    return _load(path)
 
 
 def __getattr__(name: str) -> Any:
@@ -32,4 +42,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'lstmkit' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "LstmkitError", *sorted(_SUBMODULES)]
+__all__ = ["__version__", "LstmkitError", "load", *sorted(_SUBMODULES)]

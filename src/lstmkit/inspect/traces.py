@@ -503,7 +503,7 @@ def inspect_model(
             return _inspect_sequential(path, str(input), layer, max_steps, encoding)
         if kind in ("language_model", "language_model_checkpoint"):
             return _inspect_language_model(path, str(input), layer, max_steps, encoding)
-        if kind == "sequence-classifier":
+        if kind == "sequence_classifier":
             return _inspect_sequence_classifier(path, str(input), layer, max_steps, item)
         if kind == "forecaster":
             return _inspect_forecaster(path, str(input), layer, target)

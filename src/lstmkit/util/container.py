@@ -38,6 +38,13 @@ FORMAT_VERSION = "2"
 #: The kind assumed for files written before the ``kind`` marker existed (Keras-style models).
 KIND_SEQUENTIAL = "sequential"
 _MAX_HEADER = 100 * 1024 * 1024
+#: older spellings of a kind -> the one spelling (see :mod:`lstmkit.util.registry`)
+KIND_ALIASES: dict[str, str] = {"sequence-classifier": "sequence_classifier"}
+
+
+def canonical_kind(kind: str) -> str:
+    """The one spelling of a kind marker (``sequence-classifier`` -> ``sequence_classifier``)."""
+    return KIND_ALIASES.get(kind, kind)
 
 
 def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
@@ -90,9 +97,11 @@ def save_tensors(path: Any, tensors: dict[str, torch.Tensor], metadata: dict[str
 
 
 def file_kind(meta: dict[str, Any]) -> str:
-    """What an lstmkit file holds: its ``kind`` marker, or ``"sequential"`` for files written before it existed."""
+    """What an lstmkit file holds: its ``kind`` marker in its one spelling (older spellings such as
+    ``sequence-classifier`` are mapped by :data:`KIND_ALIASES`), or ``"sequential"`` for files
+    written before the marker existed."""
     kind = meta.get("kind")
-    return kind if isinstance(kind, str) and kind else KIND_SEQUENTIAL
+    return canonical_kind(kind) if isinstance(kind, str) and kind else KIND_SEQUENTIAL
 
 
 def read_header(path: Path, what: str = "model file") -> dict[str, Any]:
@@ -213,6 +222,6 @@ def _json_name(py: str) -> str:
 
 
 __all__ = [
-    "FORMAT", "FORMAT_VERSION", "KIND_SEQUENTIAL", "tensors_digest", "metadata_digest", "encode", "save_tensors",
+    "FORMAT", "FORMAT_VERSION", "KIND_SEQUENTIAL", "KIND_ALIASES", "canonical_kind", "tensors_digest", "metadata_digest", "encode", "save_tensors",
     "load_tensors", "read_raw_metadata", "read_header", "file_kind", "json_field", "check_metadata_digest",
 ]

@@ -34,7 +34,7 @@ similar length together, so little padding is computed). Early stopping keeps th
 with the best validation accuracy (ties: lower validation loss) and stops after ``patience`` epochs
 without improvement.
 
-Saved as one safetensors file (``kind="sequence-classifier"``): the network's weights, the
+Saved as one safetensors file (``kind="sequence_classifier"``; older files say ``sequence-classifier``): the network's weights, the
 standardisation statistics and JSON metadata (hyper-parameters, classes, feature count, audio config).
 """
 
@@ -56,7 +56,7 @@ from lstmkit.data.audio import AudioFeatures, Standardizer, featurize_files
 from lstmkit.errors import ConfigError, DataError, InputValueError, ModelFileError, ShapeError
 from lstmkit.util.checks import ParamsMixin, check_int, prepare_output, seed_everything
 
-KIND = "sequence-classifier"
+KIND = "sequence_classifier"  # files written before issue 15 say "sequence-classifier" (an alias)
 CELLS = ("lstm", "gru", "rnn")
 POOLINGS = ("last", "mean", "attention")
 

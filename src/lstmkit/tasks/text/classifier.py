@@ -395,8 +395,9 @@ class TextClassifier(ParamsMixin):
         """Load a file written by :meth:`save`; another kind of lstmkit model is a ModelFileError saying what it is."""
         from lstmkit.models import load
         from lstmkit.models.serialization import read_metadata
+        from lstmkit.util.container import file_kind
 
-        kind = read_metadata(path).get("kind") or "sequential"  # missing / foreign files: one-line ModelFileError
+        kind = file_kind(read_metadata(path))  # missing / foreign files: one-line ModelFileError
         if kind != "sequential":
             if str(kind).startswith("language_model"):
                 raise _wrong_kind(path, *_OTHER_TASKS["language_model"])

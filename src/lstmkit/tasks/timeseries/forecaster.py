@@ -52,7 +52,7 @@ _OTHER_KINDS = {
     "sequential": "a Keras-style model (a text classifier or the sentiment demo; use lstmkit text classify)",
     "language_model": "a language model (use lstmkit text generate)",
     "language_model_checkpoint": "a language-model training checkpoint (use lstmkit text train-lm --resume)",
-    "sequence-classifier": "a sequence classifier (use lstmkit seq classify)",
+    "sequence_classifier": "a sequence classifier (use lstmkit seq classify)",
 }
 
 

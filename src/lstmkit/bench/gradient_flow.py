@@ -106,6 +106,9 @@ class GradientFlowBenchmark:
         self.lstm_hidden = check_int("--hidden", self.lstm_hidden, 1)
         self.probe_size = check_int("--probe-size", self.probe_size, 1)
         self.seed = check_int("--seed", self.seed, 0)
+        from lstmkit.bench.longrange import check_hidden_fits
+
+        check_hidden_fits(self._task, self.lstm_hidden, max(self.settings.batch_size, self.probe_size), [self.length])
 
     def run(self, out: str | Path, echo: Echo = print) -> list[GradientFlow]:
         out_dir = prepare_output_dir(out)

@@ -340,6 +340,18 @@ def matched_sizes(models: Sequence[str], task: Task, lstm_hidden: int) -> dict[s
 # ---- argument checks --------------------------------------------------------------------------
 
 
+def check_hidden_fits(task: Task, hidden: int, batch_size: int, lengths: Iterable[int], option: str = "--hidden") -> None:
+    """A one-line ConfigError naming ``option`` when an LSTM of ``hidden`` units cannot be trained in memory.
+
+    The other models are matched to the LSTM's parameter count, so the LSTM's size decides for all.
+    """
+    from lstmkit.util.memory import check_training_fits, lstm_params
+
+    longest = max((task.sequence_length(n) for n in lengths), default=1)
+    check_training_fits(option, hidden, lstm_params(task.input_size, hidden) + hidden * task.output_size,
+                        activation_floats=6 * int(batch_size) * longest * hidden)
+
+
 def check_models(models: Sequence[str]) -> list[str]:
     models = list(models)
     if not models:
@@ -644,6 +656,7 @@ class LongRangeBenchmark:
         self.lengths = check_lengths(self.lengths, self._task)
         self.lstm_hidden = check_int("--hidden", self.lstm_hidden, 1)
         self.seed = check_int("--seed", self.seed, 0)
+        check_hidden_fits(self._task, self.lstm_hidden, self.settings.batch_size, self.lengths)
         self._sizes: dict[str, ModelSize] | None = None
 
     def sizes(self) -> dict[str, ModelSize]:

@@ -125,6 +125,11 @@ class ScalingSettings:
                 raise ConfigError(f"--{name.replace('_', '-').replace('-s', '')}: expected a number > 0, found {value!r}")
         if self.prefill not in PREFILL_MODES:
             raise ConfigError(f"--prefill: expected one of {', '.join(PREFILL_MODES)}, found {self.prefill!r}")
+        from lstmkit.util.memory import check_training_fits, lstm_params
+
+        check_training_fits("--hidden-size", self.hidden_size, lstm_params(
+            self.input_size, self.hidden_size, self.num_layers) + self.hidden_size * self.input_size,
+            activation_floats=6 * self.batch_size * max(self.train_lengths or (1,)) * self.hidden_size * self.num_layers)
 
     @property
     def memory_cap_bytes(self) -> int:

@@ -45,7 +45,6 @@ def register(text_app: typer.Typer) -> None:
         log_every: Annotated[int, typer.Option(help="Print the running loss every N steps (0: per epoch only).")] = 0,
     ) -> None:
         """Train an LSTM language model (truncated BPTT, checkpoint per epoch and on Ctrl-C, --resume)."""
-        import json
         import warnings
 
         from lstmkit.tasks.text import language_model as lm
@@ -71,10 +70,9 @@ def register(text_app: typer.Typer) -> None:
                 from lstmkit.models.serialization import load_tensors
 
                 _, meta = load_tensors(ckpt, what="checkpoint")
-                try:
-                    saved = json.loads(meta["training"])["config"]
-                except (KeyError, json.JSONDecodeError):
-                    raise ConfigError(f"resume: {str(ckpt)!r} is not a language-model checkpoint") from None
+                if meta.get("kind") != lm.KIND_CHECKPOINT:
+                    raise ConfigError(f"resume: {str(ckpt)!r} is not a language-model checkpoint")
+                saved = dict(lm.check_checkpoint_training(ckpt, meta)[0]["config"])
                 if "epochs" in given or "minutes" in given:
                     saved.pop("epochs", None)
                     saved.pop("minutes", None)

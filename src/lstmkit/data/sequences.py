@@ -112,7 +112,7 @@ def check_sequences(sequences: Sequence[np.ndarray], names: Sequence[str], sourc
 def list_audio(
     folder: str | PathLike[str], *, label_pattern: str | None = DEFAULT_LABEL_PATTERN,
     manifest: str | PathLike[str] | None = None, file_column: str = "file", label_column: str = "label",
-    labels_required: bool = True,
+    labels_required: bool = True, encoding: str = "utf-8",
 ) -> tuple[list[Path], list[str], list[Any] | None]:
     """``(paths, names, labels)`` of the wav files of ``folder`` (or those a manifest lists).
 
@@ -122,7 +122,7 @@ def list_audio(
     if not root.is_dir():
         raise DataError(f"audio folder not found: {root}")
     if manifest is not None:
-        return _manifest_files(root, Path(manifest), file_column, label_column, labels_required)
+        return _manifest_files(root, Path(manifest), file_column, label_column, labels_required, encoding)
     paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
     if not paths:
         raise DataError(f"folder {root} has no .wav files")
@@ -148,12 +148,18 @@ def list_audio(
 
 
 def _manifest_files(root: Path, manifest: Path, file_column: str, label_column: str,
-                    labels_required: bool) -> tuple[list[Path], list[str], list[Any] | None]:
-    records = read_csv(manifest, [file_column, label_column] if labels_required else [file_column])
+                    labels_required: bool, encoding: str = "utf-8") -> tuple[list[Path], list[str], list[Any] | None]:
+    records = read_csv(manifest, [file_column, label_column] if labels_required else [file_column], encoding=encoding)
     paths, names, labels = [], [], []
+    top = root.resolve()
     for row, rec in enumerate(records, start=1):
         name = rec[file_column].strip()
         path = root / name
+        # A manifest lists files of the data folder; one that leaves it (../x.wav, /etc/x.wav, a link out)
+        # is refused, so a manifest cannot make lstmkit read files elsewhere.
+        if name and (Path(name).is_absolute() or not path.resolve().is_relative_to(top)):
+            raise DataError(f"{manifest}: row {row}: file {name!r} is outside the data folder {str(root)!r}; "
+                            "a manifest may list only files inside it (paths relative to it)")
         if not name or not path.is_file():
             raise DataError(f"{manifest}: row {row}: file {name!r} not found in {root}")
         label = rec.get(label_column, "").strip()
@@ -421,7 +427,7 @@ def read_ts(path: str | PathLike[str], *, labels_required: bool = True, encoding
 def read_sequences(
     path: str | PathLike[str], *, audio: AudioFeatures | None = None, label_pattern: str | None = DEFAULT_LABEL_PATTERN,
     manifest: str | PathLike[str] | None = None, id_column: str = "id", label_column: str = "label",
-    time_column: str | None = None, include: str | None = None, labels_required: bool = True,
+    time_column: str | None = None, include: str | None = None, labels_required: bool = True, encoding: str = "utf-8",
 ) -> SequenceSet:
     """Read a folder of wav files, an ``.npz``, a long-format ``.csv`` or a ``.ts`` file (by path).
 
@@ -433,7 +439,7 @@ def read_sequences(
     if p.is_dir():
         return read_audio(
             p, audio, include=include, label_pattern=label_pattern, manifest=manifest,
-            label_column=label_column, labels_required=labels_required,
+            label_column=label_column, labels_required=labels_required, encoding=encoding,
         )
     suffix = p.suffix.lower()
     if suffix in AUDIO_SUFFIXES:
@@ -445,9 +451,9 @@ def read_sequences(
         data = read_npz(p, labels_required=labels_required)
     elif suffix == ".csv":
         data = read_sequence_csv(p, id_column=id_column, label_column=label_column, time_column=time_column,
-                                 labels_required=labels_required)
+                                 labels_required=labels_required, encoding=encoding)
     elif suffix == ".ts":
-        data = read_ts(p, labels_required=labels_required)
+        data = read_ts(p, labels_required=labels_required, encoding=encoding)
     else:
         raise DataError(
             f"unknown sequence data {p}: expected a folder of .wav files, a .wav, or an array file ({', '.join(ARRAY_SUFFIXES)})"

@@ -58,6 +58,7 @@ class _Recurrent(Layer):
     supports_masking = True
     _nn_name: ClassVar[str] = ""
     _n_states: ClassVar[int] = 1
+    _gates: ClassVar[int] = 1
 
     def __init__(
         self,
@@ -73,6 +74,10 @@ class _Recurrent(Layer):
     ) -> None:
         super().__init__(**kwargs)
         self.units = check_positive_int(units, "units")
+        from lstmkit.util.memory import check_weights_fit
+
+        # The recurrent weights alone (units x units per gate) tell an absurd size before any input is seen.
+        check_weights_fit("units", self.units, self._gates * self.units * (self.units + 2))
         self.activation = _only(activation, "tanh", "activation")
         self.use_bias = _check_bool(use_bias, "use_bias")
         self.dropout = check_rate(dropout, "dropout")
@@ -225,6 +230,8 @@ class LSTM(_Recurrent):
     ``cell.bias_ih_l0`` ``(4*units,)`` (gate order i, f, g, o, as in PyTorch).
     """
 
+    _gates = 4
+
     _nn_name = "LSTM"
     _n_states = 2
 
@@ -288,6 +295,8 @@ class GRU(_Recurrent):
     >>> GRU(4)(torch.zeros(2, 5, 3)).shape
     torch.Size([2, 4])
     """
+
+    _gates = 3
 
     _nn_name = "GRU"
     _n_states = 1

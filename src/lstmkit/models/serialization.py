@@ -96,6 +96,7 @@ def load_model(filepath: Any, *, compile: bool = True) -> "Model":
     if not isinstance(config.get("config", {}), dict):
         raise ModelFileError(f"model file {str(path)!r}: metadata config.config should be a JSON object, "
                              f"found {type(config.get('config')).__name__}")
+    _check_layer_specs(path, config.get("config", {}))
     try:
         model = cls.from_config(config.get("config", {}))
     except LstmkitError as exc:
@@ -125,6 +126,32 @@ def load_model(filepath: Any, *, compile: bool = True) -> "Model":
         except (TypeError, KeyError, AttributeError) as exc:
             raise ModelFileError(f"model file {str(path)!r}: invalid compile config ({type(exc).__name__}: {exc})") from None
     return model
+
+
+def _check_layer_specs(path: Path, config: dict[str, Any]) -> None:
+    """Each layer entry of ``config`` (``{"layers": [...]}``) names a known layer and keywords it takes.
+
+    Files of format version 1 carry no metadata checksum; an edited layer entry is named here
+    (``config.config.layers[1]``) instead of surfacing as a traceback from the layer's constructor.
+    """
+    from lstmkit.layers.base import layer_from_config
+    from lstmkit.util.schema import FileSchema
+
+    s = FileSchema(path)
+    layers = config.get("layers", [])
+    if not isinstance(layers, list):
+        s.fail("config.config.layers", "a JSON array of layer objects", type(layers).__name__)
+    for i, spec in enumerate(layers):
+        field = f"config.config.layers[{i}]"
+        s.keys(spec, ("class_name", "config"), field)
+        s.obj(spec["config"], f"{field}.config")
+        try:
+            layer_from_config(spec)
+        except TypeError as exc:
+            raise ModelFileError(f"model file {str(path)!r}: metadata field {field + '.config'!r}: "
+                                 f"{spec.get('class_name')} does not take it ({exc})"[:400]) from None
+        except LstmkitError as exc:
+            raise ModelFileError(f"model file {str(path)!r}: metadata field {field!r}: {exc}"[:400]) from None
 
 
 def read_metadata(filepath: Any) -> dict[str, Any]:

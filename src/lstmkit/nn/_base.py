@@ -69,6 +69,11 @@ class RecurrentBase(nn.Module):
         if proj_size >= hidden_size:
             raise ConfigError(f"{owner} proj_size: expected less than hidden_size={hidden_size}, found {proj_size}")
         self.proj_size = int(proj_size)
+        from lstmkit.util.memory import check_weights_fit, lstm_params
+
+        # An absurd size is one clear line here, not an allocator traceback from torch.empty below.
+        check_weights_fit(f"{owner} hidden_size", self.hidden_size, lstm_params(
+            self.input_size, self.hidden_size, self.num_layers, self.bidirectional, gates, self.proj_size), device)
         self.gate_size = gates * self.hidden_size
         self.num_directions = 2 if self.bidirectional else 1
         self.output_size = self.proj_size or self.hidden_size  # H_out: size of h and of each output direction

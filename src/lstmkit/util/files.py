@@ -70,6 +70,8 @@ def prepare_output(output: str | PathLike[str] | None, example_name: str = "mode
     """Check, before any training, that a model file can be written there; its folder is made now."""
     if output is None:
         return None
+    if isinstance(output, bool) or not isinstance(output, (str, PathLike)) or not str(output).strip():
+        raise ConfigError(f"{name}: expected a file path, found {type(output).__name__} {output!r}"[:300])
     path = Path(output).expanduser()
     if path.is_dir():
         raise ConfigError(f"{name}: {path} is a directory; give a file path such as {path / example_name}")
@@ -87,6 +89,8 @@ def prepare_output(output: str | PathLike[str] | None, example_name: str = "mode
 
 def prepare_output_dir(out: str | PathLike[str], name: str = "--out") -> Path:
     """Create a benchmark's output folder (before any run); a file in the way is a one-line ConfigError."""
+    if isinstance(out, bool) or not isinstance(out, (str, PathLike)) or not str(out).strip():
+        raise ConfigError(f"{name}: expected a folder path, found {type(out).__name__} {out!r}"[:300])
     path = Path(out).expanduser()
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{name}: expected a folder, found the file {str(path)!r}")

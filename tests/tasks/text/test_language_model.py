@@ -195,7 +195,7 @@ def test_untied_model_trains_saves_and_resumes(text_file, tmp_path):
     # a resumed run may not change tying; a tied embedding larger than the units is refused up front
     same_size = LMConfig(**{**cfg.__dict__, "embedding_size": 24})
     train_language_model(text_file, tmp_path / "r.lstmkit", same_size, on_step=lambda s: s == 5)
-    with pytest.raises(ConfigError, match="tie_weights was False"):
+    with pytest.raises(ConfigError, match="--tie/--no-tie was False"):
         train_language_model(text_file, tmp_path / "r.lstmkit", LMConfig(**{**same_size.__dict__, "tie_weights": True}),
                              resume=True)
     with pytest.raises(ConfigError, match="embedding_size <= units"):

@@ -242,6 +242,16 @@ class SequenceClassifier(ParamsMixin):
                 raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}; found {getattr(self, name)!r}")
         if self.audio is not None and not isinstance(self.audio, AudioFeatures):
             raise ConfigError(f"audio must be an AudioFeatures or None; found {type(self.audio).__name__}")
+        self._check_memory(self.n_features_ or 1)
+
+    def _check_memory(self, n_features: int) -> None:
+        """Sizes that cannot be trained in this machine's memory: one line naming ``units``, before allocating."""
+        from lstmkit.util.memory import check_training_fits, lstm_params
+
+        gates = {"lstm": 4, "gru": 3, "rnn": 1}[self.cell]
+        params = lstm_params(n_features, self.units, self.layers, self.bidirectional, gates)
+        width = self.units * (2 if self.bidirectional else 1)
+        check_training_fits("units", self.units, params, activation_floats=6 * self.batch_size * 100 * width * self.layers)
 
     def _require_fitted(self, what: str) -> None:
         if self.net_ is None:
@@ -322,6 +332,7 @@ class SequenceClassifier(ParamsMixin):
             raise ShapeError(f"validation sequences have {v_seqs[0].shape[1]} features, training ones {train[0].shape[1]}")
         self.classes_ = classes
         self.n_features_ = int(train[0].shape[1])
+        self._check_memory(self.n_features_)
         self.scaler_ = Standardizer().fit(train) if self.standardize else None
         y_train = self._encode(labels, "training data")
         y_valid = self._encode(v_labels, "validation data") if v_seqs else None
@@ -478,27 +489,65 @@ class SequenceClassifier(ParamsMixin):
                 f"model file {str(path)!r} holds {what}, not a sequence classifier; "
                 "train one with lstmkit seq train-classifier"
             )
-        try:
-            params = {k: v for k, v in json.loads(meta["params"]).items() if k in cls._PARAMS}
-            audio = json.loads(meta["audio"])
-            obj = cls(**params, audio=AudioFeatures.from_dict(audio) if audio is not None else None)
-            obj._check_params()
-            obj.classes_ = json.loads(meta["classes"])
-            obj.n_features_ = int(json.loads(meta["n_features"]))
-            obj.data_info_ = json.loads(meta.get("data", "{}"))
-            training = json.loads(meta.get("training", "{}"))
-            obj.best_epoch_, obj.fit_seconds_ = training.get("best_epoch"), training.get("fit_seconds")
-            obj.history_ = training.get("history", {})
-            if not isinstance(obj.classes_, list) or len(obj.classes_) < 2:
-                raise ConfigError(f"classes must be a list of at least 2, found {obj.classes_!r:.60}")
-            if "standardize.mean" in tensors:
-                obj.scaler_ = Standardizer(tensors["standardize.mean"].numpy(), tensors["standardize.std"].numpy())
-            obj.net_ = obj._build_net()
-            obj.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-            obj.net_.eval()
-        except (KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as e:
-            raise ModelFileError(f"model file {str(path)!r}: invalid sequence classifier ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
-        return obj
+        return _load_checked(cls, path, tensors, meta)
+
+
+def _load_checked(cls: type[SequenceClassifier], path: Any, tensors: dict[str, torch.Tensor],
+                  meta: dict[str, str]) -> SequenceClassifier:
+    """A SequenceClassifier from a file, every metadata field checked against its schema and the weights.
+
+    Files of format version 1 carry no metadata checksum, so an edited header is caught here: the
+    classes must match the classifier head's outputs, ``n_features`` the first layer's inputs and the
+    standardisation statistics, and the hyper-parameters must rebuild exactly the stored weights.
+    """
+    from lstmkit.util.schema import FileSchema
+
+    s = FileSchema(path)
+    params = {k: v for k, v in s.json(meta, "params", dict).items() if k in cls._PARAMS}
+    classes = s.label_list(s.json(meta, "classes", list), "classes", min_len=2)
+    n_features = s.int_in({"n_features": s.json(meta, "n_features", int)}, "n_features", low=1)
+    audio = s.json(meta, "audio", (dict, type(None)), default=None)
+    data_info = s.json(meta, "data", dict, default={})
+    training = s.json(meta, "training", dict, default={})
+    s.choice(params, "cell", CELLS, "params", default="lstm")
+    s.choice(params, "pooling", POOLINGS, "params", default="mean")
+    for key in ("units", "layers", "attention_units"):
+        if key in params:
+            s.int_in(params, key, "params", low=1)
+    head = tensors.get("net.head.weight")
+    if head is None or head.ndim != 2:
+        raise ModelFileError(f"model file {str(path)!r}: weight 'net.head.weight' (the classifier head) is missing")
+    s.equals("classes", len(classes), int(head.shape[0]), "classes: the classifier head's outputs")
+    first = tensors.get("net.rnn.weight_ih_l0")
+    if first is not None and first.ndim == 2:
+        s.equals("n_features", n_features, int(first.shape[1]), "the first recurrent layer's inputs")
+    recurrent = tensors.get("net.rnn.weight_hh_l0")
+    if recurrent is not None and recurrent.ndim == 2:
+        s.equals("params.units", params.get("units", 64), int(recurrent.shape[1]), "the recurrent weights' units")
+    if ("standardize.mean" in tensors) != ("standardize.std" in tensors):
+        raise ModelFileError(f"model file {str(path)!r}: weights 'standardize.mean' and 'standardize.std' must come together")
+    if "standardize.mean" in tensors:
+        for name in ("standardize.mean", "standardize.std"):
+            s.shape(tensors, name, (n_features,), f"n_features={n_features}")
+    try:
+        obj = cls(**params, audio=AudioFeatures.from_dict(audio) if audio is not None else None)
+        obj._check_params()
+    except (TypeError, ValueError) as e:  # ConfigError is a ValueError
+        raise ModelFileError(f"model file {str(path)!r}: invalid sequence-classifier parameters "
+                             f"({' '.join(str(e).split())[:200]})") from None
+    obj.classes_, obj.n_features_ = classes, n_features
+    obj.data_info_ = data_info
+    obj.best_epoch_ = s.int_in(training, "best_epoch", "training", low=0, optional=True)
+    obj.fit_seconds_ = s.number_in(training, "fit_seconds", "training", low=0, optional=True)
+    obj.history_ = s.obj(training.get("history") or {}, "training.history")
+    if "standardize.mean" in tensors:
+        obj.scaler_ = Standardizer(tensors["standardize.mean"].numpy(), tensors["standardize.std"].numpy())
+    obj.net_ = obj._build_net()
+    net_tensors = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+    s.state_matches(net_tensors, obj.net_.state_dict(), "the metadata field 'params'")
+    obj.net_.load_state_dict(net_tensors)
+    obj.net_.eval()
+    return obj
 
 
 __all__ = ["SequenceClassifier", "SequenceNet", "pad_batch", "bucketed_batches", "stratified_holdout", "KIND"]

@@ -218,6 +218,19 @@ class TextClassifier(ParamsMixin):
                 raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}; found {value!r}")
         if self.attention and self.pooling not in ("last", "attention"):
             raise ConfigError(f"attention=True is attention pooling; it cannot be combined with pooling={self.pooling!r}")
+        self._check_memory()
+
+    def _check_memory(self) -> None:
+        """Sizes that cannot be trained in this machine's memory: one line naming the option, before allocating."""
+        from lstmkit.util.memory import check_training_fits, lstm_params
+
+        gates = {"lstm": 4, "gru": 3, "simple_rnn": 1}[self.cell]
+        rnn = lstm_params(self.embedding_dim, self.units, 1, self.bidirectional, gates)
+        table = self.max_tokens * self.embedding_dim
+        name, value = ("units", self.units) if rnn >= table else (
+            ("max_tokens", self.max_tokens) if self.max_tokens >= self.embedding_dim else ("embedding_dim", self.embedding_dim))
+        width = self.units * (2 if self.bidirectional else 1)
+        check_training_fits(name, value, rnn + table, activation_floats=6 * self.batch_size * self.max_length * width)
 
     def _require_fitted(self, what: str) -> None:
         if self.model_ is None:
@@ -413,16 +426,30 @@ class TextClassifier(ParamsMixin):
             if task:
                 raise _wrong_kind(path, f"a {task!r} model", None)
             raise _wrong_kind(path, "a bare lstmkit model (no task in its preprocessing)", None)
+        from lstmkit.util.schema import FileSchema
+
+        # Checked against the schema and the weights: files of format version 1 have no metadata checksum.
+        s = FileSchema(path)
+        s.keys(pre, ("vectorizer", "labels"), "preprocessing")
+        labels = s.label_list(pre["labels"], "preprocessing.labels", min_len=2)
+        params = s.obj(pre.get("params") or {}, "preprocessing.params")
         try:
-            params = dict(pre.get("params") or {})
-            params = {k: v for k, v in params.items() if k in cls._PARAMS}
-            obj = cls(**params)
+            obj = cls(**{k: v for k, v in params.items() if k in cls._PARAMS})
             obj.vectorizer_ = vectorizer_from_config(pre["vectorizer"])
-            labels = pre["labels"]
-            if not isinstance(labels, list) or len(labels) < 2:
-                raise ConfigError(f"labels must be a list of at least 2, found {labels!r:.60}")
-        except (KeyError, TypeError, ConfigError) as e:
-            raise ModelFileError(f"model file {str(path)!r}: invalid text-classifier preprocessing ({e})") from None
+        except (KeyError, TypeError, ValueError) as e:  # ConfigError is a ValueError
+            raise ModelFileError(f"model file {str(path)!r}: metadata field 'preprocessing.vectorizer' is invalid ({e})"
+                                 [:400]) from None
+        head = model.layers[-1] if model.layers else None
+        outputs = getattr(head, "units", None)
+        if not isinstance(outputs, int):
+            raise ModelFileError(f"model file {str(path)!r}: the last layer is not a Dense output layer "
+                                 f"(found {type(head).__name__})")
+        s.equals("preprocessing.labels", len(labels), outputs, "labels, one per unit of the output layer")
+        embedding = model.layers[0]
+        rows = getattr(embedding, "input_dim", None)
+        vocab = obj.vectorizer_.vocabulary_size()
+        if isinstance(rows, int) and vocab > rows:
+            s.fail("preprocessing.vectorizer", f"at most {rows} tokens (the embedding's input_dim)", f"{vocab} tokens")
         obj.classes_ = labels
         obj.model_ = model
         return obj

@@ -26,7 +26,7 @@ import random
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -143,7 +143,22 @@ class LMConfig:
             raise ConfigError(f"seed: expected an integer, found {c.seed!r}")
         if c.threads is not None and (not isinstance(c.threads, int) or c.threads < 1):
             raise ConfigError(f"threads: expected an integer >= 1, found {c.threads!r}")
+        c.check_memory()
         return c
+
+    def check_memory(self, vocab_size: int = 2) -> None:
+        """A one-line ConfigError naming ``units`` (or ``embedding_size``) when training cannot fit in memory."""
+        from lstmkit.util.memory import check_training_fits, lstm_params
+
+        emb = self.embedding_size or self.units
+        proj = emb if self.tie_weights and emb < self.units else 0
+        rnn = lstm_params(emb, self.units, self.layers, proj_size=proj)
+        table = vocab_size * emb * (1 if self.tie_weights else 2)
+        name, value = ("units", self.units) if rnn >= table else ("embedding_size", emb)
+        activations = 6 * self.batch_size * self.bptt * self.units * self.layers
+        if 4 * activations > 16 * (rnn + table):  # the activations dominate: the streams are what to shrink
+            name, value = "batch_size (streams)", self.batch_size
+        check_training_fits(name, value, rnn + table, activation_floats=activations)
 
 
 @dataclass
@@ -319,19 +334,115 @@ def load_language_model(path: str | os.PathLike[str]) -> tuple[LanguageModel, Vo
             f"model file {str(path)!r}: is {_describe_kind(meta)}, not a language model "
             f"(train one with `lstmkit text train-lm`)"
         )
+    from lstmkit.util.schema import FileSchema
+
+    what = "checkpoint" if kind == KIND_CHECKPOINT else "model file"
+    s = FileSchema(path, what)
+    config = s.keys(s.json(meta, "config", dict), ("class_name", "config"), "config")
+    s.choice(config, "class_name", ("LanguageModel",), "config")
+    net = s.keys(config["config"], ("vocab_size", "embedding_size", "hidden_size", "num_layers"), "config.config")
+    allowed = ("vocab_size", "embedding_size", "hidden_size", "num_layers", "dropout", "tie_weights")
+    unknown = sorted(set(net) - set(allowed))
+    if unknown:
+        s.fail(f"config.config.{unknown[0]}", "a LanguageModel setting (" + ", ".join(allowed) + ")", "an unknown key")
+    for key, low in (("vocab_size", 2), ("embedding_size", 1), ("hidden_size", 1), ("num_layers", 1)):
+        s.int_in(net, key, "config.config", low=low)
+    s.number_in(net, "dropout", "config.config", low=0, high=1, high_open=True, default=0.0)
+    s.boolean(net, "tie_weights", "config.config", default=True)
+    emb = tensors.get("model.embedding.weight")
+    if emb is not None and emb.ndim == 2:  # the cheap checks first, so an edited size never allocates
+        s.equals("config.config.vocab_size", net["vocab_size"], int(emb.shape[0]), "the embedding weight's rows")
+        s.equals("config.config.embedding_size", net["embedding_size"], int(emb.shape[1]),
+                 "the embedding weight's columns")
+    hh = tensors.get("model.lstm.weight_hh_l0")
+    if hh is not None and hh.ndim == 2:
+        s.equals("config.config.hidden_size", 4 * net["hidden_size"], int(hh.shape[0]),
+                 "4 x hidden_size = the recurrent weight's rows")
+    vocab_cfg = s.json(meta, "vocabulary", dict)
     try:
-        config = json.loads(meta["config"])
-        vocab = Vocabulary.from_config(json.loads(meta["vocabulary"]))
-        model = LanguageModel.from_config(config["config"])
-        model.load_tensors({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
-        model.eval()
-    except (KeyError, TypeError, json.JSONDecodeError, RuntimeError, ConfigError) as e:
-        raise ModelFileError(f"model file {str(path)!r}: corrupted language model ({type(e).__name__}: {e})") from None
+        vocab = Vocabulary.from_config(vocab_cfg)
+        model = LanguageModel.from_config(net)
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:  # ConfigError is a ValueError
+        raise ModelFileError(f"{what} {str(path)!r}: corrupted language model ({type(e).__name__}: {e})"[:400]) from None
+    state = model.tensors()
+    s.state_matches({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, state,
+                    "the metadata field 'config'")
+    model.load_tensors({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    model.eval()
     if len(vocab) != model.vocab_size:
         raise ModelFileError(
-            f"model file {str(path)!r}: vocabulary has {len(vocab)} tokens, the model expects {model.vocab_size}"
+            f"{what} {str(path)!r}: metadata field 'vocabulary': expected {model.vocab_size} tokens "
+            f"(the model's vocab_size), found {len(vocab)}"
         )
+    s.json(meta, "training", dict, default={})
     return model, vocab, meta, tensors
+
+
+#: The ``train-lm`` option that sets each LMConfig field (where the spelling differs from ``--field-name``).
+_CLI_OPTIONS = {"tie_weights": "--tie/--no-tie", "eval_batch_size": "eval_batch_size"}
+
+
+def resume_option(name: str) -> str:
+    """How a user sets LMConfig field ``name`` on the command line (``units`` -> ``--units``)."""
+    return _CLI_OPTIONS.get(name, "--" + name.replace("_", "-"))
+
+
+def check_checkpoint_training(path: Any, meta: dict[str, str], tensors: dict[str, torch.Tensor] | None = None,
+                              ) -> tuple[dict[str, Any], "LMConfig"]:
+    """The ``training`` field of a checkpoint, checked against its schema: (decoded dict, saved LMConfig).
+
+    Files of format version 1 carry no metadata checksum, so an edited position (``epoch: -7``), a
+    config that no longer resolves, or optimizer / RNG entries that do not match the tensors are each
+    a one-line ModelFileError naming the field, instead of a traceback or a silently wrong resume.
+    """
+    from lstmkit.util.schema import FileSchema
+
+    s = FileSchema(path, "checkpoint")
+    training = s.keys(s.json(meta, "training", dict),
+                      ("config", "position", "schedule", "optimizer", "rng", "history"), "training")
+    cfg = s.obj(training["config"], "training.config")
+    known = {f.name for f in fields(LMConfig)}
+    unknown = sorted(set(cfg) - known)
+    if unknown:
+        s.fail(f"training.config.{unknown[0]}", "an LMConfig field", "an unknown key")
+    try:
+        saved = LMConfig(**cfg).resolved()
+    except (TypeError, ValueError) as e:  # ConfigError is a ValueError
+        raise ModelFileError(f"checkpoint {str(path)!r}: metadata field 'training.config' is invalid ({e})"[:400]) from None
+    pos = s.keys(training["position"], ("epoch", "window", "global_step", "elapsed", "loss_sum", "loss_count"),
+                 "training.position")
+    s.int_in(pos, "epoch", "training.position", low=0)
+    s.int_in(pos, "window", "training.position", low=0)
+    s.int_in(pos, "global_step", "training.position", low=0)
+    s.int_in(pos, "loss_count", "training.position", low=0)
+    s.number_in(pos, "elapsed", "training.position", low=0)
+    s.number_in(pos, "loss_sum", "training.position")
+    if saved.minutes is None and pos["epoch"] > saved.epochs:
+        s.fail("training.position.epoch", f"an epoch <= training.config.epochs ({saved.epochs})", pos["epoch"])
+    sched = s.keys(training["schedule"], ("lr", "best"), "training.schedule")
+    s.number_in(sched, "lr", "training.schedule", low=0, low_open=True)
+    if not isinstance(sched["best"], (int, float)) or isinstance(sched["best"], bool):
+        s.fail("training.schedule.best", "a number", type(sched["best"]).__name__)
+    history = training["history"]
+    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+        s.fail("training.history", "a JSON array of objects (one per epoch)", type(history).__name__)
+    if len(history) > pos["epoch"] + 1:
+        s.fail("training.history", f"at most {pos['epoch'] + 1} epochs (training.position.epoch + 1)", len(history))
+    optimizer = s.keys(training["optimizer"], ("param_groups",), "training.optimizer")
+    if not isinstance(optimizer["param_groups"], list) or not all(isinstance(g, dict) for g in optimizer["param_groups"]):
+        s.fail("training.optimizer.param_groups", "a JSON array of objects", type(optimizer["param_groups"]).__name__)
+    s.obj(training["rng"], "training.rng")
+    if tensors is not None:
+        for name in ("hidden.h", "hidden.c"):
+            if name not in tensors:
+                raise ModelFileError(f"checkpoint {str(path)!r}: weight {name!r} (the carried LSTM state) is missing")
+            shape = tuple(tensors[name].shape)
+            if len(shape) != 3 or shape[0] != saved.layers or shape[1] != saved.batch_size:
+                raise ModelFileError(
+                    f"checkpoint {str(path)!r}: tensor {name!r} has shape {shape}, training.config needs "
+                    f"({saved.layers}, {saved.batch_size}, ...)"
+                )
+    return training, saved
 
 
 # ---------------------------------------------------------------------------------------------------- training
@@ -412,9 +523,13 @@ def train_language_model(
     Ctrl-C (checkpoint, then return with ``interrupted=True``). ``echo`` gets one line per epoch.
     """
     say = echo or (lambda s: None)
-    output = Path(os.fspath(output))
-    ckpt_path = checkpoint_path(output)
+    from lstmkit.util.files import prepare_output
+
     cfg = (config or LMConfig()).resolved()
+    # Both files are checked before any training, so an unwritable --output is not found at the end.
+    output = prepare_output(output, "model.lstmkit")
+    ckpt_path = checkpoint_path(output)
+    prepare_output(ckpt_path, "model.lstmkit.ckpt", name="checkpoint")
     state_tensors: dict[str, torch.Tensor] = {}
     train_meta: dict[str, Any] = {}
     vocab = None
@@ -424,13 +539,13 @@ def train_language_model(
         _, vocab, meta, state_tensors = load_language_model(ckpt_path)
         if file_kind(meta) != KIND_CHECKPOINT:
             raise ModelFileError(f"checkpoint {str(ckpt_path)!r}: not a training checkpoint")
-        train_meta = json.loads(meta["training"])
-        saved = LMConfig(**train_meta["config"])
+        train_meta, saved = check_checkpoint_training(ckpt_path, meta, tensors=state_tensors)
         for name in _FIXED_ON_RESUME:
             if getattr(saved, name) != getattr(cfg, name):
+                opt = resume_option(name)
                 raise ConfigError(
-                    f"resume: {name} was {getattr(saved, name)!r} in {str(ckpt_path)!r}, found {getattr(cfg, name)!r} "
-                    f"(a resumed run must use the checkpoint's settings)"
+                    f"resume: {opt} was {getattr(saved, name)!r} in {str(ckpt_path)!r}, found {getattr(cfg, name)!r} "
+                    f"(a resumed run must use the checkpoint's settings; leave {opt} out to take its value)"
                 )
     check_precision_supported(cfg.precision)
     if cfg.threads is not None:

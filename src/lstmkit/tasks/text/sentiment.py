@@ -234,7 +234,23 @@ def load_classifier(path: str | PathLike[str]) -> SentimentClassifier:
     pre = getattr(model, "preprocessing", None)
     if not isinstance(pre, dict) or pre.get("task") != PREPROCESSING_TASK or "vectorizer" not in pre:
         raise ModelFileError(f"{path}: not a sentiment model (no sentiment vectorizer in its preprocessing)")
-    return SentimentClassifier(model, vectorizer_from_config(pre["vectorizer"]))
+    from lstmkit.errors import LstmkitError
+    from lstmkit.util.schema import FileSchema
+
+    s = FileSchema(path)
+    head = model.layers[-1] if model.layers else None
+    s.equals("config.config.layers", getattr(head, "units", None), len(LABELS),
+             f"a last Dense layer of {len(LABELS)} units, one per label {LABELS}")
+    try:
+        vectorizer = vectorizer_from_config(pre["vectorizer"])
+    except (LstmkitError, KeyError, TypeError) as e:
+        raise ModelFileError(f"model file {str(path)!r}: metadata field 'preprocessing.vectorizer' is invalid ({e})"
+                             [:400]) from None
+    rows = getattr(model.layers[0], "input_dim", None)
+    if isinstance(rows, int) and vectorizer.vocabulary_size() > rows:
+        s.fail("preprocessing.vectorizer", f"at most {rows} tokens (the embedding's input_dim)",
+               f"{vectorizer.vocabulary_size()} tokens")
+    return SentimentClassifier(model, vectorizer)
 
 
 # ---------------------------------------------------------------------------------------- training

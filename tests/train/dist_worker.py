@@ -13,7 +13,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lstmkit.train import Trainer, distributed  # noqa: E402
+from lstmkit.train import Cosine, Trainer, distributed  # noqa: E402
 from train_helpers import (TinyLM, bptt_batches, lm_step, make_batches, mlp, mse_step, regression_data,  # noqa: E402
                            token_streams)
 
@@ -33,7 +33,13 @@ def run_all(out: Path) -> dict:
     Trainer(lm, torch.optim.Adam(lm.parameters(), lr=1e-2), lm_step, bptt_batches(streams, 20), epochs=2,
             max_steps=8, on_step=lambda s: lm_losses.append(float(s.loss)), checkpoint=out / "lm.ckpt",
             checkpoint_every=3).fit()
-    return {"losses": losses, "epoch_loss": [h["loss"] for h in result.history],
+    # a cosine over a time budget: every process must take rank 0's clock, hence the same rates
+    timed = mlp(dropout=0.0, seed=0)
+    rates: list[float] = []
+    Trainer(timed, torch.optim.SGD(timed.parameters(), lr=0.1), mse_step, make_batches(x, y, 16, shuffle=False, seed=1),
+            epochs=None, max_steps=6, minutes=30.0, schedule=Cosine(over="time"),
+            on_step=lambda s: rates.append(s.lr)).fit()
+    return {"losses": losses, "rates": distributed.gather_objects(rates), "epoch_loss": [h["loss"] for h in result.history],
             "mae": [h["mae"] for h in result.history], "lm_losses": lm_losses,
             "weights": [p.detach().flatten().tolist() for p in model.parameters()],
             "world": distributed.world_size(), "threads": torch.get_num_threads()}

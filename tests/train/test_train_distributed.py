@@ -35,6 +35,13 @@ def test_nproc_values_and_helpers():
     assert distributed.init_from_env() is False  # not under torchrun
 
 
+def test_workers_run_the_command_without_nproc():
+    # torchrun's parser would take --nproc for its own --nproc-per-node; workers never launch again
+    assert distributed.worker_argv(["text", "train-lm", "x.txt", "--nproc", "2", "--units", "8"]) == [
+        "text", "train-lm", "x.txt", "--units", "8"]
+    assert distributed.worker_argv(["--nproc=4", "seq", "train-classifier", "d"]) == ["seq", "train-classifier", "d"]
+
+
 def test_python_dash_m_lstmkit_runs_the_cli():
     out = subprocess.run([sys.executable, "-m", "lstmkit", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "Usage" in out.stdout
@@ -68,6 +75,9 @@ def test_two_gloo_processes_give_the_one_process_loss_curve(tmp_path):
     torch.testing.assert_close(torch.tensor(result["lm_losses"]), torch.tensor(reference["lm_losses"]), rtol=1e-5, atol=1e-6)
     for a, b in zip(result["weights"], reference["weights"]):
         torch.testing.assert_close(torch.tensor(a), torch.tensor(b), rtol=1e-4, atol=1e-5)
+    # with a schedule over a time budget both processes used rank 0's clock: the same rate at every step
+    rank0, rank1 = result["rates"]
+    assert len(rank0) == 6 and rank0 == rank1
     # rank 0 alone wrote the log, once per epoch; the checkpoint holds both processes' carries
     assert len((two / "log.jsonl").read_text().splitlines()) == 2
     info = read_info(two / "lm.ckpt")

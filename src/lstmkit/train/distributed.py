@@ -127,17 +127,35 @@ def torchrun_command(nproc: int, argv: Sequence[str], module: str = "lstmkit") -
             "-m", module, *argv]
 
 
+def worker_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` less ``--nproc N`` / ``--nproc=N``: what the workers run.
+
+    torchrun's own parser sees every argument and refuses ``--nproc`` as an ambiguous abbreviation
+    of its ``--nproc-per-node``; the workers do not need it (a worker never launches workers).
+    """
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
+
+
 def launch(nproc: Any, argv: Sequence[str] | None = None, *, module: str = "lstmkit") -> int | None:
     """Re-run this command in ``nproc`` worker processes; their exit code, or None to go on in-process.
 
     Returns None (the caller trains in this process) when ``nproc`` is 1 or when this process is
     already a torchrun worker. ``argv`` defaults to ``sys.argv[1:]``; pass the arguments of the
-    ``lstmkit`` command (the same ones, ``--nproc`` included, since workers ignore it).
+    ``lstmkit`` command (``--nproc`` is taken out for the workers by :func:`worker_argv`).
     """
     n = validate_nproc(nproc)
     if n == 1 or is_worker():
         return None
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = worker_argv(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(threads_per_process(n)))
     try:
@@ -191,6 +209,6 @@ def any_flag(flag: bool, device: Any = "cpu") -> bool:
 
 __all__ = [
     "MAX_NPROC", "validate_nproc", "available", "is_initialized", "world_size", "rank", "local_rank", "is_main",
-    "is_worker", "threads_per_process", "init_from_env", "shutdown", "barrier", "torchrun_command", "launch",
+    "is_worker", "threads_per_process", "init_from_env", "shutdown", "barrier", "torchrun_command", "worker_argv", "launch",
     "all_reduce_sum_", "broadcast_module_", "broadcast_object", "gather_objects", "any_flag",
 ]

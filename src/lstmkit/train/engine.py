@@ -391,7 +391,8 @@ class Trainer:
 
     # -------------------------------------------------------------------------------------- clock
     def _now(self) -> float:
-        return time.perf_counter() - self._t0 - self._paused
+        """Training seconds so far (rank 0's clock in a multi-process run with a time budget)."""
+        return time.perf_counter() - self._t0 - self._paused + getattr(self, "_clock_offset", 0.0)
 
     @contextlib.contextmanager
     def _pause(self):
@@ -635,7 +636,8 @@ class Trainer:
                 acc[key].add_(v)
         s._loss_sum, s._weight = step_loss, step_w
         s.step += 1
-        s.elapsed = self._now()
+        agreed = self.__dict__.pop("_agreed_clock", None)
+        s.elapsed = agreed if agreed is not None else self._now()
 
     def _all_reduce(self, step_loss: Any, step_w: Any, metric_sums: dict[str, torch.Tensor]):
         dev = self._device
@@ -645,8 +647,15 @@ class Trainer:
         tail = [torch.as_tensor(0.0 if step_loss is None else step_loss, dtype=torch.float32, device=dev).reshape(1),
                 torch.as_tensor(step_w, dtype=torch.float32, device=dev).reshape(1)]
         tail += [metric_sums[k].reshape(1).float() for k in names]
+        # Rank 0's clock rides along (the others add 0), so a schedule over a time budget gives every
+        # process the same learning rate, and the time budget ends the run at the same step everywhere.
+        clock = torch.tensor([self._now() if self.state.rank == 0 else 0.0], dtype=torch.float64, device=dev)
         buf = torch.cat([f.float() for f in flat] + tail)
         dist.all_reduce_sum_(buf)
+        if self._budget is not None:
+            dist.all_reduce_sum_(clock)
+            self._clock_offset = getattr(self, "_clock_offset", 0.0) + float(clock) - self._now()
+            self._agreed_clock = float(clock)
         n_tail = 2 + len(names)
         W = buf[-n_tail + 1]
         grads = buf[: buf.numel() - n_tail].div_(W)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lstmkit.errors import ConfigError
+from lstmkit.train import Constant, Cosine, bf16_available, read_log
 from lstmkit.bench.longrange import (
     MODEL_NAMES,
     AddingProblem,
@@ -28,6 +29,7 @@ from lstmkit.bench.longrange import (
     parse_list,
     fixed_test_set,
     train_run,
+    training_batches,
 )
 
 TINY = TrainSettings(batch_size=16, eval_every=5, test_size=24)
@@ -204,13 +206,19 @@ def test_curriculum_grows_to_the_full_length_over_half_the_budget():
     assert settings.train_length(40, 0.0) == 40  # T below the start: no curriculum
 
 
-def test_learning_rate_schedule():
-    cosine = TrainSettings(lr=1.0, schedule="cosine", warmup=10)
-    assert cosine.learning_rate(0, 0.0) == pytest.approx(0.1)  # warm-up step 1 of 10
-    assert cosine.learning_rate(20, 0.0) == pytest.approx(1.0)
-    assert cosine.learning_rate(20, 0.5) == pytest.approx(0.55)
-    assert cosine.learning_rate(20, 1.0) == pytest.approx(0.1)
-    assert TrainSettings(lr=0.5).learning_rate(1000, 0.9) == 0.5
+def test_learning_rate_schedules_are_the_engines():
+    cosine = TrainSettings(lr=1.0, schedule="cosine", warmup=10).lr_schedule()
+    assert isinstance(cosine, Cosine) and cosine.floor == 0.1  # decay to lr/10
+    cosine.start(1.0, total_steps=40)
+    assert cosine.lr(0) == pytest.approx(0.1 * (0.1 + 0.9 * 0.5 * (1 + math.cos(0.0))))  # warm-up step 1 of 10
+    assert cosine.lr(20) == pytest.approx(0.55) and cosine.lr(40) == pytest.approx(0.1)
+    by_time = TrainSettings(schedule="cosine").lr_schedule()
+    by_time.start(1.0, total_steps=None, budget_seconds=60.0)
+    assert by_time.lr(10**6, 30.0) == pytest.approx(0.55)  # a minutes budget: progress over time
+    warm = TrainSettings(lr=0.5, warmup=4).lr_schedule()  # constant after a warm-up
+    warm.start(0.5, total_steps=100)
+    assert [warm.lr(t) for t in (0, 3, 99)] == pytest.approx([0.125, 0.5, 0.5])
+    assert isinstance(TrainSettings().lr_schedule(), Constant)
 
 
 @pytest.mark.parametrize(
@@ -261,6 +269,61 @@ def test_training_is_deterministic_and_learns_a_short_adding_problem():
     assert first.metrics["mse"] < 0.5 * task.baseline(6)["mse"]  # well below chance: it learned
     _, other = train_run(task, spec, 6, Budget(steps=5), settings, seed=1)
     assert other.curve[0] != first.curve[0]  # another seed, other initial weights
+
+
+def test_training_runs_through_the_engine(tmp_path):
+    """The engine's own JSONL log is the artefact: its steps, learning rates and evaluations are the run's."""
+    task = CopyMemory()
+    spec = matched_sizes(["lstm"], task, 6)["lstm"]
+    settings = TrainSettings(batch_size=8, lr=0.01, schedule="cosine", warmup=2, eval_every=3, test_size=8)
+    log = tmp_path / "run.jsonl"
+    _, result = train_run(task, spec, 4, Budget(steps=6), settings, log_path=log, log_every=1)
+    events = read_log(log)
+    steps = [e for e in events if e["event"] == "step"]
+    assert [e["step"] for e in steps] == [1, 2, 3, 4, 5, 6] and result.steps == 6
+    schedule = settings.lr_schedule()  # the engine's Cosine: warm-up, then decay to lr/10 over the 6 steps
+    schedule.start(0.01, total_steps=6)
+    assert [e["lr"] for e in steps] == pytest.approx([schedule.lr(t) for t in range(6)])
+    assert steps[0]["lr"] == pytest.approx(0.005 * (0.1 + 0.9 * 0.5 * (1 + math.cos(0.0))))
+    evals = [e for e in events if e["event"] == "eval"]
+    assert [e["step"] for e in evals] == [3, 6] == [p["step"] for p in result.curve[1:]]
+    assert [e["metrics"]["cross_entropy"] for e in evals] == pytest.approx([p["cross_entropy"] for p in result.curve[1:]])
+    # the curve's training loss is the mean of the engine's step losses since the previous evaluation
+    assert result.curve[2]["train_loss"] == pytest.approx(sum(e["loss"] for e in steps[3:]) / 3)
+    assert result.precision == "fp32" and result.train_seconds == pytest.approx(steps[-1]["elapsed"], abs=0.05)
+
+
+def test_training_batches_come_in_order_and_shard_the_global_batch():
+    task = AddingProblem()
+    settings = TrainSettings(batch_size=5)
+
+    def source():
+        return training_batches(task, 6, settings, seed=3, progress=lambda: 0.0)
+
+    assert source().num_batches(0) is None  # endless: the budget ends the run
+    x, y = source().batch(0, 0)
+    parts = [source().batch(0, 0, rank, 2) for rank in (0, 1)]
+    assert [p[0].shape[1] for p in parts] == [3, 2]
+    assert torch.equal(torch.cat([p[0] for p in parts], dim=1), x) and torch.equal(torch.cat([p[1] for p in parts]), y)
+    assert source().batch(0, 0, 5, 6) is None  # a process whose shard is empty
+    in_order = source()
+    in_order.batch(0, 0)
+    with pytest.raises(ConfigError, match="asked for batch 5, next is 1"):
+        in_order.batch(0, 5)
+
+
+@pytest.mark.skipif(bf16_available("cpu"), reason="this CPU has bfloat16 units")
+def test_bf16_without_bf16_units_is_refused_before_training():
+    with pytest.raises(ConfigError) as info:
+        TrainSettings(precision="bf16")
+    message = str(info.value)
+    assert message.startswith("--precision 'bf16': this CPU has no bfloat16 matrix units") and "\n" not in message
+
+
+def test_precision_spellings():
+    assert TrainSettings(precision="FP32").precision == "fp32" and TrainSettings(precision="auto").precision == "auto"
+    with pytest.raises(ConfigError, match="--precision: expected 'fp32', 'bf16' or 'auto', found 'fp16'"):
+        TrainSettings(precision="fp16")
 
 
 def test_a_minutes_budget_stops():

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from lstmkit.cli import app
 from lstmkit.errors import ConfigError
 from lstmkit.nn.kv_cache import KVCache
+from lstmkit.train import bf16_available
 from lstmkit.bench import scaling
 from lstmkit.bench.scaling import (
     ScalingSettings,
@@ -116,6 +117,19 @@ def test_memory_cap_stops_runs_cleanly():
 def test_train_run_measures_tokens_per_second():
     r = train_run("transformer", 16, ScalingSettings(**TINY))
     assert r["status"] == "ok" and r["batch"] == 4 and r["tokens_per_s"] > 0 and math.isfinite(r["loss"])
+    # the engine ran the iterations: one warm-up and train_iters timed steps, in fp32
+    assert r["steps"] == 1 + TINY["train_iters"] and r["precision"] == "fp32"
+    three = train_run("lstm", 8, ScalingSettings(**{**TINY, "train_iters": 3}))
+    assert three["steps"] == 4 and three["seconds"] > 0
+
+
+@pytest.mark.skipif(bf16_available("cpu"), reason="this CPU has bfloat16 units")
+def test_bf16_without_bf16_units_is_refused_before_any_run(tmp_path):
+    with pytest.raises(ConfigError, match="^--precision 'bf16': this CPU has no bfloat16 matrix units"):
+        ScalingSettings(**{**TINY, "precision": "bf16"})
+    res = runner.invoke(app, ["bench", "scaling", "--out", str(tmp_path / "o"), "--precision", "bf16"])
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1 and res.stderr.startswith("error: --precision 'bf16'")
+    assert not (tmp_path / "o").exists()
 
 
 def _fake_runner(job, kind, length, settings):
@@ -175,7 +189,9 @@ def test_cli_smoke_at_tiny_lengths(tmp_path):
     assert "peak memory (streaming)" in res.output and "wrote" in res.output
     assert len(list(csv.DictReader(open(out / "streaming.csv")))) == 4
     assert len(list(csv.DictReader(open(out / "training.csv")))) == 4
-    assert "lstmkit bench scaling" in (out / "results.md").read_text()
+    md = (out / "results.md").read_text()
+    assert "lstmkit bench scaling" in md and "--precision fp32" in md and "--in-process" in md
+    assert '"precision": "fp32"' in (out / "config.json").read_text()
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -183,6 +199,7 @@ def test_cli_smoke_at_tiny_lengths(tmp_path):
     (["--lengths", "0"], "error: --lengths: expected integers >= 1"),
     (["--prefill", "fast"], "error: --prefill: expected one of blockwise, exact, found 'fast'"),
     (["--memory-cap-gb", "-1"], "error: --memory-cap-gb: expected a number > 0"),
+    (["--precision", "fp16"], "error: --precision: expected 'fp32', 'bf16' or 'auto', found 'fp16'"),
 ])  # fmt: skip
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, extra, message):
     res = runner.invoke(app, ["bench", "scaling", "--out", str(tmp_path / "o"), *extra])

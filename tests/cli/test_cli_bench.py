@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 from typer.testing import CliRunner
 
 from lstmkit.cli import app
+from lstmkit.cli.bench import worker_argv
+from lstmkit.train import bf16_available
 from cli_checks import fails as _fails
 
 runner = CliRunner()
 
 TINY = ["--steps", "2", "--hidden", "4", "--batch-size", "8", "--test-size", "8", "--eval-every", "1"]
-
-
+GRADIENTS_TINY = ["--models", "rnn,lstm", "--length", "5", "--probe-size", "3", "--steps", "2", "--hidden", "4",
+                  "--batch-size", "4"]
 
 
 @pytest.mark.parametrize("task, metric", [("adding", "mse"), ("copy", "symbol_accuracy")])
@@ -32,6 +35,7 @@ def test_longrange_smoke(tmp_path, task, metric):
     md = (out / "results.md").read_text()
     assert "lstmkit bench longrange --task " + task in md and "--curriculum" in md and "2 steps" in md
     assert "--forget-bias chrono" in md and "LSTM chrono initialisation" in md
+    assert "--precision fp32 --nproc 1 --out" in md and "bf16" not in md and "processes" not in md
     assert all((out / name).stat().st_size > 1000 for name in ("results.png", "curves.png"))
 
 
@@ -91,3 +95,52 @@ def test_longrange_out_must_be_a_folder(tmp_path):
 )
 def test_gradients_bad_input(tmp_path, args, needles):
     _fails(["bench", "gradients", "--out", str(tmp_path / "o"), *args], *needles)
+
+
+@pytest.mark.parametrize("command, args", [("longrange", ["--lengths", "3", "--models", "lstm", *TINY]),
+                                           ("gradients", GRADIENTS_TINY)])
+def test_precision_auto_trains_and_is_recorded(tmp_path, command, args):
+    out = tmp_path / "o"
+    result = runner.invoke(app, ["bench", command, *args, "--precision", "auto", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    md = (out / ("results.md" if command == "longrange" else "gradients.md")).read_text()
+    assert "--precision auto --nproc 1" in md
+    assert json.loads((out / "config.json").read_text())["settings"]["precision"] == "auto"
+
+
+@pytest.mark.skipif(bf16_available("cpu"), reason="this CPU has bfloat16 units")
+@pytest.mark.parametrize("command, args", [("longrange", TINY), ("gradients", GRADIENTS_TINY)])
+def test_bf16_on_a_cpu_without_bf16_units_is_one_line_and_exit_2(tmp_path, command, args):
+    out = tmp_path / "o"
+    _fails(["bench", command, *args, "--precision", "bf16", "--out", str(out)],
+           "--precision 'bf16': this CPU has no bfloat16 matrix units", "use 'fp32' or 'auto'")
+    assert not out.exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize("command", ["longrange", "gradients"])
+@pytest.mark.parametrize("bad, needles", [
+    (["--nproc", "0"], ["--nproc: expected an integer from 1 to 64, found 0"]),
+    (["--nproc", "65"], ["--nproc: expected an integer from 1 to 64, found 65"]),
+    (["--precision", "fp16"], ["--precision: expected 'fp32', 'bf16' or 'auto', found 'fp16'"]),
+])  # fmt: skip
+def test_bad_nproc_or_precision_is_one_line_and_exit_2(tmp_path, command, bad, needles):
+    out = tmp_path / "o"
+    _fails(["bench", command, "--out", str(out), *bad], *needles)
+    assert not out.exists()
+
+
+def test_workers_get_the_command_without_nproc():
+    assert worker_argv(["bench", "longrange", "--nproc", "2", "--out", "o", "--steps", "5"]) == \
+        ["bench", "longrange", "--out", "o", "--steps", "5"]
+    assert worker_argv(["bench", "gradients", "--nproc=3", "--out", "o"]) == ["bench", "gradients", "--out", "o"]
+    assert worker_argv(["bench", "gradients", "--out", "o"]) == ["bench", "gradients", "--out", "o"]
+
+
+def test_bench_commands_are_registered_on_one_sub_app():
+    result = runner.invoke(app, ["bench", "--help"])
+    assert result.exit_code == 0
+    assert all(name in result.output for name in ("longrange", "gradients", "scaling"))
+    for command in ("longrange", "gradients"):
+        text = runner.invoke(app, ["bench", command, "--help"]).output
+        assert "--nproc" in text and "--precision" in text
+    assert "--precision" in runner.invoke(app, ["bench", "scaling", "--help"]).output

@@ -14,13 +14,14 @@ measures, at initialisation and again after training on the adding problem at th
 where ``L_n`` is sequence ``n``'s own squared error (so ``g`` does not depend on the batch size)
 and the norm runs over the 2 input channels. The measurement is made on a float64 copy of the
 model, so gradients down to ~1e-300 are resolved instead of underflowing to zero as float32 would
-below ~1e-45; training itself runs in float32 exactly as in ``lstmkit bench longrange``.
+below ~1e-45; training itself goes through the engine (:func:`lstmkit.bench.longrange.train_run`,
+which runs :class:`lstmkit.train.Trainer`) exactly as in ``lstmkit bench longrange``, in the
+precision and the number of processes it is given; the files go through :mod:`lstmkit.bench.report`.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,9 +31,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lstmkit.util.checks import check_int, prepare_output_dir
 from lstmkit.bench.longrange import (
-    MODEL_STYLE,
+    BACKEND,
     AddingProblem,
     Budget,
     Echo,
@@ -41,21 +41,19 @@ from lstmkit.bench.longrange import (
     check_lengths,
     check_models,
     describe_forget_bias,
-    environment,
+    describe_run,
     generator,
     initial_model,
-    markdown_header,
     matched_sizes,
-    pyplot,
-    save_figure,
     train_run,
-    write_text_atomic,
-    csv_text,
 )
+from lstmkit.bench.report import MODEL_STYLE, Report, environment, markdown_header, markdown_table, pyplot
+from lstmkit.util.checks import check_int
 
 STAGES = ("init", "trained")
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # ~1.2e-38: below it float32 loses precision, then flushes to 0
 DEFAULT_MODELS = ("rnn", "gru", "lstm")
+OUTPUT_FILES = ("gradients.csv", "gradients.md", "gradients.png")
 
 
 def input_gradient_norms(model: nn.Module, x: Tensor, y: Tensor, task: AddingProblem | None = None) -> np.ndarray:
@@ -111,14 +109,22 @@ class GradientFlowBenchmark:
         check_hidden_fits(self._task, self.lstm_hidden, max(self.settings.batch_size, self.probe_size), [self.length])
 
     def run(self, out: str | Path, echo: Echo = print) -> list[GradientFlow]:
-        out_dir = prepare_output_dir(out)
+        """Measure, train and measure again, model by model; the files in ``out`` are rewritten after each model.
+
+        Under ``torchrun`` every process trains its shard of each batch; only rank 0 prints and writes.
+        """
+        from lstmkit.train import distributed
+
+        distributed.init_from_env(backend=BACKEND)
+        report = Report(out)
+        echo = report.echo(echo)
         task, T = self._task, self.length
         sizes = matched_sizes(self.models, task, self.lstm_hidden)
         x, y = task.sample(self.probe_size, T, generator(self.seed, "gradient-probe", T))
         echo(f"adding problem, T={T}: gradient norms on {self.probe_size} sequences (float64), at init and after "
              f"{self.budget.describe()} of training (batch {self.settings.batch_size}, Adam lr {self.settings.lr:g}, "
              f"clip {self.settings.clip:g}, {self.settings.threads} thread(s), seed {self.seed}, "
-             f"{describe_forget_bias(self.settings.forget_bias)})")  # fmt: skip
+             f"{describe_forget_bias(self.settings.forget_bias)}{describe_run(self.settings)})")  # fmt: skip
         flows = []
         for kind in self.models:
             spec = sizes[kind]
@@ -133,24 +139,26 @@ class GradientFlowBenchmark:
                 echo(f"  {kind} {stage:<7} ||dL/dx|| at distance 0: {norms[stage][0]:.3e}, at {T - 1}: "
                      f"{norms[stage][-1]:.3e} (ratio {flow.decay(stage):.3e}); test MSE {flow.mse[stage]:.4f}")  # fmt: skip
             flows.append(flow)
-            self.write(out_dir, flows, sizes)
-        echo(f"wrote {', '.join(str(out_dir / n) for n in ('gradients.csv', 'gradients.md', 'gradients.png'))}")
+            self.write(report, flows, sizes)
+        echo(f"wrote {report.names(OUTPUT_FILES)}")
         return flows
 
-    def write(self, out_dir: Path, flows: list[GradientFlow], sizes: dict[str, ModelSize]) -> None:
+    def write(self, report: Report, flows: list[GradientFlow], sizes: dict[str, ModelSize]) -> None:
+        if not report.active:
+            return
         rows = [
             {"model": f.model, "stage": stage, "distance": d, "grad_norm": float(g)}
             for f in flows for stage in STAGES for d, g in enumerate(f.norms[stage])
         ]  # fmt: skip
-        write_text_atomic(out_dir / "gradients.csv", csv_text(rows))
-        write_text_atomic(out_dir / "gradients.md", self.markdown(flows))
-        plot_gradients(flows, self.length, out_dir / "gradients.png", self.budget)
+        report.csv("gradients.csv", rows)
+        report.text("gradients.md", self.markdown(flows))
+        report.figure("gradients.png", plot_gradients(flows, self.length, self.budget))
         config = {
             "command": self.command, "models": list(self.models), "length": self.length, "budget": asdict(self.budget),
             "settings": asdict(self.settings), "seed": self.seed, "lstm_hidden": self.lstm_hidden,
             "probe_size": self.probe_size, "sizes": {k: asdict(v) for k, v in sizes.items()}, "environment": environment(),
         }  # fmt: skip
-        write_text_atomic(out_dir / "config.json", json.dumps(config, indent=2) + "\n")
+        report.json("config.json", config)
 
     def markdown(self, flows: list[GradientFlow]) -> str:
         T, st = self.length, self.settings
@@ -158,24 +166,23 @@ class GradientFlowBenchmark:
             *markdown_header(f"Gradient flow on the adding problem, T = {T}", self.command),
             f"`g(d)` = mean over {self.probe_size} sequences of `||dL/dx_t||` at distance `d = T-1-t` from the loss "
             f"(float64). Training: {self.budget.describe()} per model, batch {st.batch_size}, Adam lr {st.lr:g}, "
-            f"clipping {st.clip:g}, {st.threads} thread(s), seed {self.seed}, {describe_forget_bias(st.forget_bias)}.",
+            f"clipping {st.clip:g}, {st.threads} thread(s), seed {self.seed}, {describe_forget_bias(st.forget_bias)}"
+            f"{describe_run(st)}.",
             "",
-            f"| model | parameters | stage | g(0) | g({T - 1}) | g({T - 1}) / g(0) | test MSE | steps | train s |",
-            "|---|---:|---|---:|---:|---:|---:|---:|---:|",
-        ]
-        for f in flows:
-            for stage in STAGES:
-                g = f.norms[stage]
-                steps = f.steps if stage == "trained" else 0
-                seconds = f"{f.train_seconds:.0f}" if stage == "trained" else "0"
-                lines.append(f"| {f.model} | {f.spec.params} | {stage} | {g[0]:.3e} | {g[-1]:.3e} | {f.decay(stage):.3e} "
-                             f"| {f.mse[stage]:.4f} | {steps} | {seconds} |")  # fmt: skip
+            *markdown_table(
+                ["model", "parameters", "stage", "g(0)", f"g({T - 1})", f"g({T - 1}) / g(0)", "test MSE", "steps", "train s"],
+                "lrlrrrrrr",
+                ([f.model, f.spec.params, stage, f"{f.norms[stage][0]:.3e}", f"{f.norms[stage][-1]:.3e}",
+                  f"{f.decay(stage):.3e}", f"{f.mse[stage]:.4f}", f.steps if stage == "trained" else 0,
+                  f"{f.train_seconds:.0f}" if stage == "trained" else "0"] for f in flows for stage in STAGES),
+            ),
+        ]  # fmt: skip
         lines += ["", "Plot: `gradients.png`; every value: `gradients.csv`. Chance MSE: 0.1667.", ""]
         return "\n".join(lines)
 
 
-def plot_gradients(flows: list[GradientFlow], length: int, path: Path, budget: Budget) -> None:
-    """Two panels (at init, after training): ``g(d)`` on a log scale against distance ``d``."""
+def plot_gradients(flows: list[GradientFlow], length: int, budget: Budget):
+    """The figure of ``gradients.png``: two panels (at init, after training), ``g(d)`` on a log scale against distance ``d``."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12.0, 4.6), sharey=True)
     titles = {"init": "at initialisation", "trained": f"after training ({budget.describe()})"}
@@ -196,7 +203,7 @@ def plot_gradients(flows: list[GradientFlow], length: int, path: Path, budget: B
     axes[0].set_ylabel("||dL / dx_t||  (mean over sequences)")
     fig.suptitle(f"Gradient flow on the adding problem, T = {length}")
     fig.tight_layout()
-    save_figure(fig, path)
+    return fig
 
 
 __all__ = ["input_gradient_norms", "GradientFlow", "GradientFlowBenchmark", "plot_gradients", "STAGES"]

@@ -29,11 +29,15 @@ bias 1 by default; ``forget_bias="chrono"`` gives the chrono initialisation of T
 other models' sizes by search so that their parameter counts are as close as possible to the
 LSTM's (readout included).
 
-**Training** (:func:`train_run`): fresh random batches from a seeded generator every step (the
-same stream for every model at a given task and length), Adam, gradient-norm clipping, an
-optional learning-rate schedule (warm-up, cosine decay) and an optional curriculum over length;
-the budget is a number of steps or of minutes of training time (evaluation not counted).
-Evaluation uses one fixed test set per task and length, seeded independently of ``seed``.
+**Training** (:func:`train_run`) goes through the one engine, :class:`lstmkit.train.Trainer`:
+fresh random batches from a seeded generator every step (a :class:`lstmkit.train.FunctionBatches`
+over one stream per task and length, the same for every model), Adam, gradient-norm clipping,
+the engine's schedules (:class:`~lstmkit.train.Cosine` for warm-up and cosine decay), an optional
+curriculum over length, ``fp32``/``bf16``/``auto`` precision and ``torchrun`` data parallelism;
+the budget is the engine's ``max_steps`` or ``minutes`` of training time (evaluation not counted).
+The learning curve comes from the engine's ``on_step``/``on_eval`` hooks, every ``eval_every``
+steps and at the end. Evaluation uses one fixed test set per task and length, seeded
+independently of ``seed``.
 
 Tensors are sequence-first: inputs ``(L, N, C)``; the recurrent models run PyTorch's fused
 kernels (no Python loop over steps).
@@ -41,11 +45,7 @@ kernels (no Python loop over steps).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-import time
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,8 +55,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lstmkit.bench.report import (MODEL_STYLE, Report, csv_text, environment, markdown_header, markdown_table,
+                                  pyplot)
 from lstmkit.errors import ConfigError
-from lstmkit.util.checks import check_int, prepare_output_dir
+from lstmkit.util.checks import check_int
 
 TASK_NAMES = ("adding", "copy")
 MODEL_NAMES = ("rnn", "gru", "lstm", "transformer")
@@ -66,6 +68,7 @@ TEST_SEED = 2016  # the test sets depend on the task and length only, not on --s
 SOLVED_MSE = 0.01  # the issue's "solves adding" threshold
 SOLVED_ACCURACY = 0.99  # the issue's "copies" threshold
 CHRONO = "chrono"  # forget_bias value: chrono initialisation over the sequence length
+BACKEND = "gloo"  # the models train on the CPU: a torchrun run joins a gloo process group even where CUDA exists
 
 Echo = Callable[[str], None]
 
@@ -454,11 +457,14 @@ class TrainSettings:
     """Optimisation settings shared by every run of a benchmark.
 
     ``schedule``: ``constant`` or ``cosine`` (decay from ``lr`` to ``lr/10`` over the budget);
-    ``warmup``: linear warm-up over that many first steps (0: none). ``curriculum``: the training
+    ``warmup``: linear warm-up over that many first steps (0: none); both are the engine's
+    schedules (:meth:`lr_schedule`). ``curriculum``: the training
     length grows linearly from ``min(curriculum_start, T)`` to ``T`` over the first
     ``curriculum_fraction`` of the budget, in steps of ``T/20``; evaluation is always at ``T``.
     ``forget_bias``: the LSTM's initial forget-gate bias, or ``"chrono"`` (chrono initialisation,
-    ``T_max`` = the sequence length); the other models ignore it.
+    ``T_max`` = the sequence length); the other models ignore it. ``precision``: ``fp32``,
+    ``bf16`` or ``auto`` (:mod:`lstmkit.train.precision`; ``bf16`` where this CPU cannot run it is
+    a one-line ConfigError naming ``--precision``, raised here, before any training).
     """
 
     batch_size: int = 64
@@ -473,9 +479,14 @@ class TrainSettings:
     test_size: int = 512
     threads: int = 1
     forget_bias: float | str = 1.0
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
+        from lstmkit.train.precision import check_precision, resolve_precision
+
         object.__setattr__(self, "forget_bias", parse_forget_bias(self.forget_bias))
+        object.__setattr__(self, "precision", check_precision(self.precision, "--precision"))
+        resolve_precision(self.precision, "cpu", name="--precision")  # bf16 without bf16 units: fail now
         check_int("--batch-size", self.batch_size, 1)
         check_int("--warmup", self.warmup, 0)
         check_int("--curriculum-start", self.curriculum_start, 1)
@@ -490,13 +501,23 @@ class TrainSettings:
         if not 0 < self.curriculum_fraction <= 1:
             raise ConfigError(f"curriculum_fraction: expected a number in (0, 1], found {self.curriculum_fraction!r}")
 
-    def learning_rate(self, step: int, progress: float) -> float:
-        lr = self.lr
-        if self.warmup:
-            lr *= min(1.0, (step + 1) / self.warmup)
+    def lr_schedule(self):
+        """The engine's schedule for these settings (over steps for a steps budget, else over time).
+
+        ``cosine``: :class:`~lstmkit.train.Cosine` with ``floor=0.1`` (decay to ``lr/10``); ``constant``
+        with a warm-up: the same class with ``floor=1`` (no decay); else :class:`~lstmkit.train.Constant`.
+        """
+        from lstmkit.train import Constant, Cosine
+
         if self.schedule == "cosine":
-            lr *= 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
-        return lr
+            return Cosine(warmup_steps=self.warmup, floor=0.1)
+        return Cosine(warmup_steps=self.warmup, floor=1.0) if self.warmup else Constant()
+
+    def resolved_precision(self) -> str:
+        """``fp32`` or ``bf16``: what ``precision`` means on this CPU."""
+        from lstmkit.train.precision import resolve_precision
+
+        return resolve_precision(self.precision, "cpu", name="--precision")
 
     def train_length(self, length: int, progress: float) -> int:
         start = min(self.curriculum_start, length)
@@ -524,6 +545,7 @@ class RunResult:
     data_baseline: dict[str, float]
     solved: bool
     curve: list[dict[str, float]] = field(default_factory=list)
+    precision: str = "fp32"  # what the engine trained in: fp32 or bf16
 
     @property
     def ms_per_step(self) -> float:
@@ -556,14 +578,41 @@ def initial_model(spec: ModelSize, task: Task, length: int, seed: int, forget_bi
         return build_model(spec, task, length, forget_bias)
 
 
-def training_step(model: nn.Module, task: Task, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor, clip: float) -> float:
-    """One optimizer step on the batch ``(x, y)`` with gradient-norm clipping; returns the loss."""
-    loss = task.loss(model(x), y)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), clip)
-    optimizer.step()
-    return float(loss.detach())
+def training_batches(task: Task, length: int, settings: TrainSettings, seed: int, progress: Callable[[], float]):
+    """The training stream of ``task`` at ``length`` as an engine batch source (endless).
+
+    One generator seeded from ``(seed, task, length)`` gives batch after batch, in order, so every
+    model sees the same batches; ``progress()`` (the fraction of the budget used) sets the
+    curriculum's length. With ``world`` processes each one draws the same global batch and keeps its
+    shard (sequences are dimension 1 of ``x``, the last of ``y``).
+    """
+    from lstmkit.train import FunctionBatches, shard
+
+    stream = generator(seed, "train", task.name, length)
+    drawn = [0]
+
+    def batch(epoch: int, index: int, rank: int = 0, world: int = 1) -> tuple[Tensor, Tensor] | None:
+        if index != drawn[0]:
+            raise ConfigError(f"training batches: drawn in order from one stream; asked for batch {index}, next is {drawn[0]}")
+        drawn[0] += 1
+        x, y = task.sample(settings.batch_size, settings.train_length(length, progress()), stream)
+        if world == 1:
+            return x, y
+        x, y = shard(x, rank, world, dim=1), shard(y, rank, world, dim=-1)
+        return None if x is None else (x, y)
+
+    return FunctionBatches(batch, None)
+
+
+def _agreed(value: float) -> float:
+    """The largest ``value`` over the processes of a multi-process run (so their curricula agree)."""
+    from lstmkit.train import distributed
+
+    if distributed.world_size() == 1:
+        return value
+    t = torch.tensor([float(value)])
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    return float(t)
 
 
 def train_run(
@@ -577,64 +626,101 @@ def train_run(
     echo: Echo | None = None,
     test: tuple[Tensor, Tensor] | None = None,
     model: BenchModel | None = None,
+    log_path: str | Path | None = None,
+    log_every: int = 0,
 ) -> tuple[BenchModel, RunResult]:
-    """Train the model of ``spec`` on ``task`` at ``length``; returns the model and its result.
+    """Train the model of ``spec`` on ``task`` at ``length`` with :class:`lstmkit.train.Trainer`; returns the model and its result.
 
-    ``model``: train this one (built from ``spec``) instead of :func:`initial_model`.
+    ``model``: train this one (built from ``spec``) instead of :func:`initial_model`. ``log_path``: the
+    engine's JSONL metrics log (an ``eval`` event per periodic evaluation, a ``step`` event with the
+    loss and learning rate every ``log_every`` steps; :func:`lstmkit.train.read_log`). The engine runs
+    the loop: ``max_steps`` or ``minutes`` from ``budget``, ``clip_norm``, the schedule of
+    :meth:`TrainSettings.lr_schedule`, ``precision``, and an evaluation on the test set every
+    ``eval_every`` steps and at the end; the curve's points come from its ``on_eval`` hook (the first
+    one, at step 0, is measured before training). In a ``torchrun`` run every process trains its shard
+    of each batch; only rank 0 evaluates and echoes.
 
     Seeds: the model's initial weights from ``(seed, model, size, length)``, the training batches from
     ``(seed, task, length)`` (the same batches for every model), the test set from the task and
     length only. With a ``steps`` budget and one thread the run is bit-for-bit repeatable.
     """
     from lstmkit.nn.threads import torch_threads
+    from lstmkit.train import StepOutput, Trainer, distributed
 
     if test is None:
         test = fixed_test_set(task, length, settings.test_size)
     x_test, y_test = test
+    distributed.init_from_env(backend=BACKEND)
+    main = distributed.is_main()
+    kind = spec.model
+    label = f"[{kind} T={length}]"
+    curve: list[dict[str, float]] = []
+    since: list = [None, 0]  # training loss since the last evaluation: on-device float64 sum, steps
+
+    def record(step: int, seconds: float, metrics: dict[str, float]) -> None:
+        total, count = since
+        train_loss = float(total) / count if count else None
+        since[:] = [None, 0]
+        curve.append({"step": step, "seconds": round(seconds, 3), "train_loss": train_loss, **metrics})
+        if echo is not None and main:
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+            loss_text = "     -" if train_loss is None else f"{train_loss:.4f}"
+            echo(f"{label} step {step:>6}  {seconds:7.1f} s  train loss {loss_text}  test {shown}")
+
+    def on_step(state) -> None:
+        loss = state.loss.detach().double()
+        since[0] = loss if since[0] is None else since[0] + loss
+        since[1] += 1
+
+    def step(net: nn.Module, batch: tuple[Tensor, Tensor], carry: object) -> StepOutput:
+        x, y = batch
+        return StepOutput(task.loss(net(x).float(), y), weight=x.size(1))
+
     with torch_threads(settings.threads):
-        kind = spec.model
         if model is None:
             model = initial_model(spec, task, length, seed, settings.forget_bias)
-        data = generator(seed, "train", task.name, length)
         optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, fused=True)  # measured faster than foreach here
-        curve: list[dict[str, float]] = []
-        step, seconds, loss_sum, loss_count = 0, 0.0, 0.0, 0
-        label = f"[{kind} T={length}]"
+        trainer: Trainer | None = None
 
-        def record() -> None:
-            metrics = evaluate(model, task, x_test, y_test)
-            train_loss = loss_sum / loss_count if loss_count else None  # mean since the last evaluation
-            curve.append({"step": step, "seconds": round(seconds, 3), "train_loss": train_loss, **metrics})
-            if echo is not None:
-                shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-                loss_text = "     -" if train_loss is None else f"{train_loss:.4f}"
-                echo(f"{label} step {step:>6}  {seconds:7.1f} s  train loss {loss_text}  test {shown}")
+        def progress() -> float:
+            p = trainer.progress()
+            return _agreed(p) if budget.minutes is not None and settings.curriculum else p
 
-        record()
-        while not budget.done(step, seconds):
-            progress = budget.progress(step, seconds)
-            started = time.perf_counter()
-            for group in optimizer.param_groups:
-                group["lr"] = settings.learning_rate(step, progress)
-            x, y = task.sample(settings.batch_size, settings.train_length(length, progress), data)
-            last_loss = training_step(model, task, optimizer, x, y, settings.clip)
-            seconds += time.perf_counter() - started
-            step += 1
-            loss_sum, loss_count = loss_sum + last_loss, loss_count + 1
-            if step % settings.eval_every == 0 or budget.done(step, seconds):
-                record()
-                loss_sum, loss_count = 0.0, 0
+        trainer = Trainer(
+            model, optimizer, step, training_batches(task, length, settings, seed, progress),
+            epochs=None, max_steps=budget.steps, minutes=budget.minutes, clip_norm=settings.clip,
+            learning_rate=settings.lr, schedule=settings.lr_schedule(), precision=settings.precision,
+            eval_every=settings.eval_every, eval_at_epoch_end=False, handle_sigint=False, log_path=log_path,
+            log_every=log_every,
+            evaluate=lambda net: evaluate(net, task, x_test, y_test), on_step=on_step,
+            on_eval=lambda state, metrics: record(state.step, state.elapsed, metrics),
+        )  # fmt: skip
+        record(0, 0.0, distributed.broadcast_object(evaluate(model, task, x_test, y_test) if main else None))
+        run = trainer.fit()
     metrics = {k: v for k, v in curve[-1].items() if k in task.metrics}
     result = RunResult(
-        task=task.name, model=kind, length=length, size=spec.size, params=count_parameters(model), steps=step,
-        train_seconds=seconds, final_train_loss=curve[-1]["train_loss"], metrics=metrics,
+        task=task.name, model=kind, length=length, size=spec.size, params=count_parameters(model), steps=run.steps,
+        train_seconds=run.elapsed, final_train_loss=curve[-1]["train_loss"], metrics=metrics,
         baseline=task.baseline(length), data_baseline=task.data_baseline(y_test), solved=task.solved(metrics),
-        curve=curve,
+        curve=curve, precision=run.precision,
     )  # fmt: skip
     return model, result
 
 
 # ---- the benchmark ------------------------------------------------------------------------------
+
+OUTPUT_FILES = ("results.csv", "results.md", "results.png", "curves.csv", "curves.png")
+
+
+def describe_run(settings: TrainSettings) -> str:
+    """What a run adds to the defaults (fp32, one process), as ``", ..."`` text; ``""`` for the defaults."""
+    from lstmkit.train import distributed
+
+    parts = ["bf16 autocast"] if settings.resolved_precision() == "bf16" else []
+    world = distributed.world_size()
+    if world > 1:
+        parts.append(f"{world} processes (torchrun data parallelism, same global batch)")
+    return "".join(", " + p for p in parts)
 
 
 @dataclass
@@ -665,39 +751,48 @@ class LongRangeBenchmark:
         return self._sizes
 
     def run(self, out: str | Path, echo: Echo = print) -> list[RunResult]:
-        """Train and evaluate every (model, length); the files in ``out`` are rewritten after each run."""
-        out_dir = prepare_output_dir(out)
-        task, sizes = self._task, self.sizes()
+        """Train and evaluate every (model, length); the files in ``out`` are rewritten after each run.
+
+        Under ``torchrun`` every process trains its shard of each batch; only rank 0 prints and writes.
+        """
+        from lstmkit.train import distributed
+
+        distributed.init_from_env(backend=BACKEND)
+        report = Report(out)
+        echo = report.echo(echo)
+        task, sizes, st = self._task, self.sizes(), self.settings
         echo(f"task {task.name}: lengths {', '.join(map(str, self.lengths))}; budget per run: {self.budget.describe()}, "
-             f"batch {self.settings.batch_size}, Adam lr {self.settings.lr:g}, clip {self.settings.clip:g}, "
-             f"{self.settings.threads} thread(s), seed {self.seed}, {describe_forget_bias(self.settings.forget_bias)}")  # fmt: skip
+             f"batch {st.batch_size}, Adam lr {st.lr:g}, clip {st.clip:g}, {st.threads} thread(s), seed {self.seed}, "
+             f"{describe_forget_bias(st.forget_bias)}{describe_run(st)}")  # fmt: skip
         for s in sizes.values():
             echo(f"  {s.model:<12} {s.params:>7} parameters ({s.ratio:.3f} x the LSTM's): {s.describe()}")
             if abs(s.ratio - 1.0) > 0.05:
                 echo(f"  warning: {s.model} cannot be matched within 5% at this size")
         results: list[RunResult] = []
         for length in self.lengths:
-            test = fixed_test_set(task, length, self.settings.test_size)
+            test = fixed_test_set(task, length, st.test_size)
             theory, data = task.baseline(length), task.data_baseline(test[1])
             echo(f"T={length}: chance baseline {task.metric} {theory[task.metric]:.4f} (theory), "
-                 f"{data[task.metric]:.4f} (best input-blind predictor on the {self.settings.test_size} test sequences)")  # fmt: skip
+                 f"{data[task.metric]:.4f} (best input-blind predictor on the {st.test_size} test sequences)")  # fmt: skip
             for kind in self.models:
-                _, result = train_run(task, sizes[kind], length, self.budget, self.settings, self.seed, echo=echo, test=test)
+                _, result = train_run(task, sizes[kind], length, self.budget, st, self.seed, echo=echo, test=test)
                 results.append(result)
-                self.write(out_dir, results, plots=kind == self.models[-1])
-        echo(f"wrote {', '.join(str(out_dir / n) for n in ('results.csv', 'results.md', 'results.png', 'curves.csv', 'curves.png'))}")
+                self.write(report, results, plots=kind == self.models[-1])
+        echo(f"wrote {report.names(OUTPUT_FILES)}")
         return results
 
-    def write(self, out_dir: Path, results: list[RunResult], plots: bool = True) -> None:
+    def write(self, report: Report, results: list[RunResult], plots: bool = True) -> None:
         """Rewrite the tables (after every run) and the plots (when ``plots``: after every length)."""
+        if not report.active:
+            return
         sizes = self.sizes()
-        write_text_atomic(out_dir / "results.csv", results_csv(results, self.budget, self.seed))
-        write_text_atomic(out_dir / "curves.csv", curves_csv(results))
-        write_text_atomic(out_dir / "results.md", self.markdown(results, sizes))
-        write_text_atomic(out_dir / "config.json", json.dumps(self.config(sizes), indent=2) + "\n")
+        report.text("results.csv", results_csv(results, self.budget, self.seed))
+        report.text("curves.csv", curves_csv(results))
+        report.text("results.md", self.markdown(results, sizes))
+        report.json("config.json", self.config(sizes))
         if plots:
-            plot_results(results, self._task, self.lengths, out_dir / "results.png", self.budget)
-            plot_curves(results, self._task, out_dir / "curves.png")
+            report.figure("results.png", plot_results(results, self._task, self.lengths, self.budget))
+            report.figure("curves.png", plot_curves(results, self._task))
 
     def config(self, sizes: dict[str, ModelSize]) -> dict:
         return {
@@ -709,27 +804,26 @@ class LongRangeBenchmark:
 
     def markdown(self, results: list[RunResult], sizes: dict[str, ModelSize]) -> str:
         task, st = self._task, self.settings
+        rows = (
+            [r.model, r.length, r.steps, f"{r.train_seconds:.0f}", f"{r.ms_per_step:.1f}",
+             *(f"{r.metrics[m]:.4f}" for m in task.metrics), f"{r.baseline[task.metric]:.4f}", "yes" if r.solved else "no"]
+            for r in results
+        )  # fmt: skip
         lines = [
             *markdown_header(f"Long-range benchmark: {task.name}", self.command),
             f"Budget per (model, length): {self.budget.describe()}; batch {st.batch_size}, Adam lr {st.lr:g} "
             f"({st.schedule} schedule, warm-up {st.warmup} steps), gradient-norm clipping {st.clip:g}, "
             f"curriculum {'on (from T=' + str(st.curriculum_start) + ')' if st.curriculum else 'off'}, "
             f"{describe_forget_bias(st.forget_bias)}, "
-            f"{st.threads} torch thread(s), seed {self.seed}. Test set: {st.test_size} fixed sequences per length.",
+            f"{st.threads} torch thread(s), seed {self.seed}{describe_run(st)}. "
+            f"Test set: {st.test_size} fixed sequences per length.",
             "",
-            "| model | size | parameters | x LSTM |",
-            "|---|---|---:|---:|",
-            *(f"| {s.model} | {s.describe()} | {s.params} | {s.ratio:.3f} |" for s in sizes.values()),
+            *markdown_table(["model", "size", "parameters", "x LSTM"], "llrr",
+                            ([s.model, s.describe(), s.params, f"{s.ratio:.3f}"] for s in sizes.values())),
             "",
-            f"| model | T | steps | train s | ms/step | {' | '.join(task.metrics)} | chance {task.metric} | solved |",
-            "|---|---:|---:|---:|---:|" + "---:|" * len(task.metrics) + "---:|---|",
-        ]
-        for r in results:
-            values = " | ".join(f"{r.metrics[m]:.4f}" for m in task.metrics)
-            lines.append(
-                f"| {r.model} | {r.length} | {r.steps} | {r.train_seconds:.0f} | {r.ms_per_step:.1f} | {values} "
-                f"| {r.baseline[task.metric]:.4f} | {'yes' if r.solved else 'no'} |"
-            )
+            *markdown_table(["model", "T", "steps", "train s", "ms/step", *task.metrics, f"chance {task.metric}", "solved"],
+                            "lrrrr" + "r" * len(task.metrics) + "rl", rows),
+        ]  # fmt: skip
         solved = f"MSE < {SOLVED_MSE}" if task.name == "adding" else f"symbol accuracy >= {SOLVED_ACCURACY:.0%}"
         lines += ["", f"Solved: {solved}. Plot: `results.png` (final metric against T, chance baseline dashed); "
                       "learning curves: `curves.png`, `curves.csv`.", ""]  # fmt: skip
@@ -738,59 +832,7 @@ class LongRangeBenchmark:
         return "\n".join(lines) + "\n"
 
 
-# ---- output files ---------------------------------------------------------------------------------
-
-
-def markdown_header(title: str, command: str) -> list[str]:
-    """A results page's first lines: the title and the command that made it."""
-    return [f"# {title}", "", f"Command: `{command}`" if command else "", ""]
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    from lstmkit.models.serialization import write_bytes_atomic
-
-    write_bytes_atomic(path, text.encode("utf-8"), what="output file")
-
-
-def save_figure(fig, path: Path) -> None:
-    """Save a matplotlib figure as PNG through a temporary file, then close it."""
-    import matplotlib.pyplot as plt
-
-    from lstmkit.models.serialization import write_bytes_atomic
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    write_bytes_atomic(path, buffer.getvalue(), what="plot")
-
-
-def pyplot():
-    """matplotlib's pyplot on the non-interactive Agg backend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def environment() -> dict[str, object]:
-    import os
-
-    from lstmkit._version import __version__
-
-    return {"lstmkit": __version__, "torch": torch.__version__, "cpus": os.cpu_count()}
-
-
-def csv_text(rows: list[dict[str, object]]) -> str:
-    buffer = io.StringIO()
-    fields: list[str] = []
-    for row in rows:
-        fields += [k for k in row if k not in fields]
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+# ---- output files (written through lstmkit.bench.report) -----------------------------------------------
 
 
 def results_csv(results: list[RunResult], budget: Budget, seed: int) -> str:
@@ -811,11 +853,8 @@ def curves_csv(results: list[RunResult]) -> str:
     return csv_text([{"model": r.model, "length": r.length, **point} for r in results for point in r.curve])
 
 
-MODEL_STYLE = {"rnn": ("tab:red", "o"), "gru": ("tab:green", "s"), "lstm": ("tab:blue", "D"), "transformer": ("tab:purple", "^")}
-
-
-def plot_results(results: list[RunResult], task: Task, lengths: Sequence[int], path: Path, budget: Budget) -> None:
-    """Final metric against T per model, the chance baseline dashed (and accuracy for copy)."""
+def plot_results(results: list[RunResult], task: Task, lengths: Sequence[int], budget: Budget):
+    """The figure of ``results.png``: final metric against T per model, the chance baseline dashed (and accuracy for copy)."""
     from matplotlib.ticker import NullLocator
 
     plt = pyplot()
@@ -844,11 +883,11 @@ def plot_results(results: list[RunResult], task: Task, lengths: Sequence[int], p
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"{task.name}: final test metric after {budget.describe()} per run")
-    save_figure(fig, path)
+    return fig
 
 
-def plot_curves(results: list[RunResult], task: Task, path: Path) -> None:
-    """Test metric against training step, one panel per length."""
+def plot_curves(results: list[RunResult], task: Task):
+    """The figure of ``curves.png``: test metric against training step, one panel per length."""
     plt = pyplot()
     lengths = list(dict.fromkeys(r.length for r in results))
     cols = min(3, len(lengths))
@@ -868,13 +907,13 @@ def plot_curves(results: list[RunResult], task: Task, path: Path) -> None:
     for ax in list(axes.flat)[len(lengths):]:
         ax.set_visible(False)
     fig.tight_layout()
-    save_figure(fig, path)
+    return fig
 
 
 __all__ = [
     "TASK_NAMES", "MODEL_NAMES", "AddingProblem", "CopyMemory", "make_task", "BenchModel", "build_model",
     "count_parameters", "matched_size", "matched_sizes", "model_size", "ModelSize", "Budget", "TrainSettings",
     "RunResult", "CHRONO", "parse_forget_bias", "describe_forget_bias", "fixed_test_set", "evaluate",
-    "initial_model", "training_step", "train_run", "LongRangeBenchmark",
-    "parse_list", "parse_lengths", "generator", "markdown_header", "write_text_atomic", "save_figure", "pyplot",
+    "initial_model", "training_batches", "train_run", "LongRangeBenchmark", "describe_run",
+    "parse_list", "parse_lengths", "generator", "markdown_header", "pyplot",
 ]  # fmt: skip

@@ -43,7 +43,8 @@ same to step as after one, and the Transformer's cache is built in chunks.
 
 **Training throughput** (:func:`train_run`): per model and training length ``L``, in a fresh
 process, batches of ``max(1, train_tokens // L)`` sequences, a Linear readout and MSE loss on
-seeded random targets, Adam; one untimed iteration, then ``train_iters`` timed iterations of
+seeded random targets, Adam, run by the training engine (:class:`lstmkit.train.Trainer`, in
+``settings.precision``); one untimed iteration, then ``train_iters`` timed iterations of
 forward, backward and optimizer step: tokens per second = ``batch * L * iters / seconds``. Memory
 above the process baseline is modelled as ``a + b L^2`` (the Transformer's attention mask and
 scores are ``L x L``) through the two previous lengths' measured peaks
@@ -54,12 +55,11 @@ starting it, and the resident memory is checked after every iteration.
 the LSTM's, interpolated linearly in ``log L`` between the two measured lengths around it.
 
 Everything is seeded; timings are what the machine gave (one torch thread unless ``threads``).
+The files are written by the benchmarks' one report writer, :mod:`lstmkit.bench.report`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -67,12 +67,12 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from lstmkit.bench.report import MODEL_STYLE, Report, environment, figure_png, markdown_header, markdown_table, pyplot
 from lstmkit.errors import ConfigError
-from lstmkit.util.checks import prepare_output_dir
 
 MODELS = ("lstm", "transformer")
 PREFILL_MODES = ("blockwise", "exact")
@@ -107,6 +107,7 @@ class ScalingSettings:
     run_timeout_s: float = 600.0
     threads: int = 1
     seed: int = 0
+    precision: str = "fp32"  # of the training job (the streaming job measures fp32 inference)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lengths", check_lengths(self.lengths, "--lengths"))
@@ -125,6 +126,10 @@ class ScalingSettings:
                 raise ConfigError(f"--{name.replace('_', '-').replace('-s', '')}: expected a number > 0, found {value!r}")
         if self.prefill not in PREFILL_MODES:
             raise ConfigError(f"--prefill: expected one of {', '.join(PREFILL_MODES)}, found {self.prefill!r}")
+        from lstmkit.train.precision import check_precision, resolve_precision
+
+        object.__setattr__(self, "precision", check_precision(self.precision, "--precision"))
+        resolve_precision(self.precision, "cpu", name="--precision")  # bf16 without bf16 units: fail before any run
         from lstmkit.util.memory import check_training_fits, lstm_params
 
         check_training_fits("--hidden-size", self.hidden_size, lstm_params(
@@ -367,8 +372,15 @@ def stream_run(kind: str, length: int, settings: ScalingSettings) -> dict[str, A
 
 
 def train_run(kind: str, length: int, settings: ScalingSettings) -> dict[str, Any]:
-    """Training throughput (forward, backward, Adam step) of ``kind`` on sequences of ``length``."""
+    """Training throughput (forward, backward, Adam step) of ``kind`` on sequences of ``length``.
+
+    The iterations run through the engine (:class:`lstmkit.train.Trainer`, ``max_steps = 1 +
+    train_iters``, in ``settings.precision``) on one seeded batch; its ``on_step`` hook checks the
+    memory cap after every step and times the steps after the first (the warm-up).
+    """
     import torch
+
+    from lstmkit.train import FunctionBatches, Trainer
 
     _setup(settings)
     s = settings
@@ -376,35 +388,46 @@ def train_run(kind: str, length: int, settings: ScalingSettings) -> dict[str, An
     result: dict[str, Any] = {"job": "train", "model": kind, "length": length, "batch": batch}
     result["baseline_rss"] = memory_snapshot()["rss"]
     try:
-        model = build_model(kind, s, max_len=length).train()
+        model = build_model(kind, s, max_len=length)
         width = s.hidden_size if kind == "lstm" else model.d_model
-        head = torch.nn.Linear(width, 1)
-        params = list(model.parameters()) + list(head.parameters())
-        optimizer = torch.optim.Adam(params, lr=1e-3)
+
+        class SequenceRegressor(torch.nn.Module):
+            """The benchmark's model and a Linear readout to one value per step."""
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.model, self.head = model, torch.nn.Linear(width, 1)
+
+            def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+                return self.head(self.model(inputs)[0])
+
+        net = SequenceRegressor().train()
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
         gen = torch.Generator().manual_seed(s.seed * 1_000_003 + length)
         x = torch.randn(length, batch, s.input_size, generator=gen)
         y = torch.randn(length, batch, 1, generator=gen)
+        clock: dict[str, float] = {}
 
-        def iteration() -> float:
-            optimizer.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.mse_loss(head(model(x)[0]), y)
-            loss.backward()
-            optimizer.step()
-            return float(loss.detach())
+        def step(module: torch.nn.Module, data: Any, carry: Any) -> torch.Tensor:
+            inputs, targets = data
+            return torch.nn.functional.mse_loss(module(inputs).float(), targets)
 
-        def check() -> None:
+        def on_step(state: Any) -> None:
             rss = memory_snapshot()["rss"]
             if rss > s.memory_cap_bytes:
                 raise CapReached(f"resident memory {rss / GB:.2f} GB passed the cap {s.memory_cap_gb:g} GB")
+            now = time.perf_counter()
+            if state.step == 1:  # the warm-up step is done: the timed steps start now
+                clock["start"] = now
+            else:
+                clock["end"] = now
+                result["loss"] = float(state.loss)
 
-        iteration()  # warm-up, untimed
-        check()
-        started = time.perf_counter()
-        for _ in range(s.train_iters):
-            result["loss"] = iteration()
-            check()
-        seconds = time.perf_counter() - started
-        result.update(status="ok", seconds=seconds, tokens_per_s=batch * length * s.train_iters / seconds)
+        run = Trainer(net, optimizer, step, FunctionBatches(lambda *_: (x, y), None), epochs=None,
+                      max_steps=1 + s.train_iters, precision=s.precision, handle_sigint=False, on_step=on_step).fit()
+        seconds = clock["end"] - clock["start"]
+        result.update(status="ok", seconds=seconds, tokens_per_s=batch * length * s.train_iters / seconds,
+                      steps=run.steps, precision=run.precision)  # fmt: skip
     except CapReached as stop:
         result.update(status="stopped", reason=str(stop))
     mem = memory_snapshot()
@@ -531,7 +554,7 @@ def run_scaling(
 
     Once a model stops (memory cap, failure, timeout) at a length, its longer lengths are skipped.
     """
-    out_dir = prepare_output_dir(out)
+    report = Report(out)
     sizes = matched_transformer(settings)
     result = ScalingResult(settings, sizes, isolation="subprocess" if isolate else "in-process", command=command)
     runner = run_isolated if isolate else run_in_process
@@ -560,11 +583,11 @@ def run_scaling(
                     stopped_at = length
                 getattr(result, job).append(row)
                 echo(describe_row(row))
-                write_outputs(result, out_dir, plots=False)
-    write_outputs(result, out_dir)
+                write_outputs(result, report, plots=False)
+    write_outputs(result, report)
     for c in result.crossovers().values():
         echo(c.text)
-    echo(f"wrote {', '.join(str(out_dir / n) for n in OUTPUT_FILES)}")
+    echo(f"wrote {report.names(OUTPUT_FILES)}")
     return result
 
 
@@ -593,12 +616,6 @@ def describe_row(row: dict[str, Any]) -> str:
 OUTPUT_FILES = ("streaming.csv", "training.csv", "results.md", "config.json", "streaming.png", "training.png")
 
 
-def _write(path: Path, data: bytes | str) -> None:
-    from lstmkit.models.serialization import write_bytes_atomic
-
-    write_bytes_atomic(path, data.encode("utf-8") if isinstance(data, str) else data, what="output file")
-
-
 STREAM_COLUMNS = ("model", "length", "status", "step_us_median", "step_us_mean", "step_us_p90", "step_us_min",
                   "peak_rss", "baseline_rss", "end_rss", "ru_maxrss", "state_bytes", "prefill_steps", "prefill_mode",
                   "prefill_seconds", "timed_steps", "position", "reason")  # fmt: skip
@@ -606,38 +623,23 @@ TRAIN_COLUMNS = ("model", "length", "status", "batch", "tokens_per_s", "seconds"
                  "end_rss", "ru_maxrss", "reason")  # fmt: skip
 
 
-def _csv(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    return buffer.getvalue()
-
-
-def write_outputs(result: ScalingResult, out_dir: Path, plots: bool = True) -> None:
+def write_outputs(result: ScalingResult, report: Report, plots: bool = True) -> None:
     """The tables (after every run, so a stopped benchmark keeps what it measured) and the plots."""
-    _write(out_dir / "streaming.csv", _csv(result.stream, STREAM_COLUMNS))
-    _write(out_dir / "training.csv", _csv(result.train, TRAIN_COLUMNS))
-    _write(out_dir / "results.md", markdown(result))
-    _write(out_dir / "config.json", json.dumps(config(result), indent=2) + "\n")
+    if not report.active:
+        return
+    report.csv("streaming.csv", result.stream, STREAM_COLUMNS, float_format=".6g")
+    report.csv("training.csv", result.train, TRAIN_COLUMNS, float_format=".6g")
+    report.text("results.md", markdown(result))
+    report.json("config.json", config(result))
     if plots:
-        _write(out_dir / "streaming.png", plot_streaming(result))
-        _write(out_dir / "training.png", plot_training(result))
+        report.png("streaming.png", plot_streaming(result))
+        report.png("training.png", plot_training(result))
 
 
 def config(result: ScalingResult) -> dict[str, Any]:
-    import platform
-
-    import torch
-
-    from lstmkit._version import __version__
-
     return {
         "command": result.command, "settings": asdict(result.settings), "sizes": asdict(result.sizes),
-        "isolation": result.isolation,
-        "environment": {"lstmkit": __version__, "torch": torch.__version__, "python": platform.python_version(),
-                        "cpus": os.cpu_count(), "platform": platform.platform(terse=True)},
+        "isolation": result.isolation, "environment": environment(details=True),
     }  # fmt: skip
 
 
@@ -651,7 +653,7 @@ def _size(value: Any) -> str:
     return f"{value:.0f} B"
 
 
-def _stream_row(r: dict[str, Any]) -> str:
+def _stream_row(r: dict[str, Any]) -> list[str]:
     cells = [r["model"], str(r["length"]), r["status"]]
     if r.get("status") == "ok":
         cells += [f"{r['step_us_median']:,.1f}", f"{r['step_us_p90']:,.1f}"]
@@ -659,7 +661,7 @@ def _stream_row(r: dict[str, Any]) -> str:
         cells += ["", ""]
     cells += [_size(r.get("peak_rss")), _size(r.get("baseline_rss")), _size(r.get("state_bytes"))]
     cells.append(f"{r['prefill_seconds']:.1f}" if "prefill_seconds" in r else "")
-    return "| " + " | ".join(cells) + " |"
+    return cells
 
 
 def _comparison(result: ScalingResult) -> list[str]:
@@ -667,26 +669,21 @@ def _comparison(result: ScalingResult) -> list[str]:
     peak = {k: result.series("stream", k, "peak_rss") for k in MODELS}
     step = {k: result.series("stream", k, "step_us_median") for k in MODELS}
     rate = {k: result.series("train", k, "tokens_per_s") for k in MODELS}
-    lines = [
-        "| L | peak RSS, Transformer - LSTM | step latency, Transformer / LSTM | training tokens/s, Transformer / LSTM |",
-        "|---:|---:|---:|---:|",
-    ]
-    for n in sorted(set(result.settings.lengths) | set(result.settings.train_lengths)):
-        def both(d: dict[str, dict[int, float]], fmt: Callable[[float, float], str]) -> str:
-            return fmt(d["transformer"][n], d["lstm"][n]) if all(n in d[k] for k in MODELS) else ""
 
-        lines.append(f"| {n} | {both(peak, lambda t, l: _size(t - l))} | {both(step, lambda t, l: f'{t / l:.2f}')} "
-                     f"| {both(rate, lambda t, l: f'{t / l:.2f}')} |")  # fmt: skip
-    return lines
+    def both(n: int, d: dict[str, dict[int, float]], fmt: Callable[[float, float], str]) -> str:
+        return fmt(d["transformer"][n], d["lstm"][n]) if all(n in d[k] for k in MODELS) else ""
+
+    rows = ([n, both(n, peak, lambda t, l: _size(t - l)), both(n, step, lambda t, l: f"{t / l:.2f}"),
+             both(n, rate, lambda t, l: f"{t / l:.2f}")]
+            for n in sorted(set(result.settings.lengths) | set(result.settings.train_lengths)))  # fmt: skip
+    return markdown_table(["L", "peak RSS, Transformer - LSTM", "step latency, Transformer / LSTM",
+                           "training tokens/s, Transformer / LSTM"], "rrrr", rows)  # fmt: skip
 
 
 def markdown(result: ScalingResult) -> str:
     s, z = result.settings, result.sizes
     lines = [
-        "# Very long sequences: LSTM vs Transformer (streaming inference and training)",
-        "",
-        f"Command: `{result.command}`" if result.command else "",
-        "",
+        *markdown_header("Very long sequences: LSTM vs Transformer (streaming inference and training)", result.command),
         f"Models: LSTM {s.hidden_size} units, {z.lstm_params} parameters; causal Transformer d_model {z.d_model}, "
         f"feed-forward {z.feedforward}, {s.nhead} heads, {s.num_layers} layers, {z.transformer_params} parameters "
         f"({z.ratio:.3f} x the LSTM's). Input {s.input_size} features, {s.batch_size} stream(s), float32, "
@@ -701,23 +698,22 @@ def markdown(result: ScalingResult) -> str:
         "",
         "## Streaming inference",
         "",
-        "| model | L | status | step median (us) | step p90 (us) | peak RSS | baseline RSS | state | prefill (s) |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
-        *(_stream_row(r) for r in result.stream),
-    ]
+        *markdown_table(["model", "L", "status", "step median (us)", "step p90 (us)", "peak RSS", "baseline RSS", "state",
+                         "prefill (s)"], "lrlrrrrrr", (_stream_row(r) for r in result.stream)),
+    ]  # fmt: skip
     if result.train:
         lines += [
             "",
             "## Training throughput (forward + backward + Adam step)",
             "",
-            f"Batches of max(1, {s.train_tokens} // L) sequences, {s.train_iters} timed iterations after one warm-up.",
+            f"Batches of max(1, {s.train_tokens} // L) sequences, {s.train_iters} timed iterations after one warm-up"
+            f"{', bf16 autocast' if _bf16(s) else ''}.",
             "",
-            "| model | L | status | batch | tokens/s | peak RSS |",
-            "|---|---:|---|---:|---:|---:|",
-        ]
-        for r in result.train:
-            tps = f"{r['tokens_per_s']:,.0f}" if r.get("status") == "ok" else ""
-            lines.append(f"| {r['model']} | {r['length']} | {r['status']} | {r.get('batch', '')} | {tps} | {_size(r.get('peak_rss'))} |")
+            *markdown_table(["model", "L", "status", "batch", "tokens/s", "peak RSS"], "lrlrrr", (
+                [r["model"], r["length"], r["status"], r.get("batch", ""),
+                 f"{r['tokens_per_s']:,.0f}" if r.get("status") == "ok" else "", _size(r.get("peak_rss"))]
+                for r in result.train)),
+        ]  # fmt: skip
     lines += ["", "## Transformer against LSTM", "", *_comparison(result), "", "## Crossovers and stops", ""]
     lines += [f"- {c.text}." for c in result.crossovers().values()]
     stops = [r for job in ("stream", "train") for r in result.stops(job) if r["status"] != "skipped"]
@@ -728,24 +724,15 @@ def markdown(result: ScalingResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-STYLE = {"lstm": ("tab:blue", "D"), "transformer": ("tab:purple", "^")}
+def _bf16(settings: ScalingSettings) -> bool:
+    """Whether the training job runs under bf16 autocast on this CPU."""
+    from lstmkit.train.precision import resolve_precision
 
-
-def _figure_png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
+    return resolve_precision(settings.precision, "cpu") == "bf16"
 
 
 def _axes(panels: int):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, panels, figsize=(6.4 * panels, 4.6), squeeze=False)
     return fig, list(axes[0])
 
@@ -763,7 +750,7 @@ def _curves(ax, result: ScalingResult, job: str, key: str, scale: float, found: 
     from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
     for kind in MODELS:
-        color, marker = STYLE[kind]
+        color, marker = MODEL_STYLE[kind]
         series = result.series(job, kind, key)
         ax.plot(list(series), [v / scale for v in series.values()], marker=marker, color=color, label=kind)
         for r in getattr(result, job):
@@ -808,7 +795,7 @@ def plot_streaming(result: ScalingResult) -> bytes:
     z = result.sizes
     fig.suptitle(f"LSTM ({z.lstm_params:,} params) vs causal Transformer with KV cache ({z.transformer_params:,} params), "
                  f"{s.threads} thread(s)")  # fmt: skip
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 def plot_training(result: ScalingResult) -> bytes:
@@ -819,7 +806,7 @@ def plot_training(result: ScalingResult) -> bytes:
     ax.legend(fontsize=8)
     if not result.train:
         ax.text(0.5, 0.5, "training not measured", transform=ax.transAxes, ha="center")
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 __all__ = [

@@ -1,24 +1,19 @@
-"""``lstmkit bench scaling``: a thin command over :mod:`lstmkit.bench.scaling`."""
+"""``lstmkit bench scaling``: a thin command over :mod:`lstmkit.bench.scaling`, registered like every command module.
+
+Its training-throughput job trains through the engine (:mod:`lstmkit.train`) and takes
+``--precision``. It has no ``--nproc``: it measures the speed and memory of one process per
+configuration, which data parallelism over several processes would not show.
+"""
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-
-def _command_line(params: dict[str, Any]) -> str:
-    """The full command that reproduces this run, every option spelled out (for results.md)."""
-    words = ["lstmkit", "bench", "scaling"]
-    for name, value in params.items():
-        option = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
-            words += [option] if value else []
-        else:
-            words += [option, shlex.quote(str(value))]
-    return " ".join(words)
+from lstmkit.cli._options import PrecisionOption
+from lstmkit.cli.bench import command_line
 
 
 def register(bench_app: typer.Typer) -> None:
@@ -46,6 +41,7 @@ def register(bench_app: typer.Typer) -> None:
         in_process: Annotated[bool, typer.Option("--in-process", help="Run every configuration in this process (faster start; peak memory reset between runs where Linux allows).")] = False,
         threads: Annotated[int, typer.Option(help="torch threads (1 is robust on a small or busy CPU).")] = 1,
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+        precision: PrecisionOption = None,
     ) -> None:
         """Streaming inference one step at a time at very long lengths (LSTM state vs Transformer KV cache):
         per-step latency, OS-measured peak memory, crossover; plus training tokens/s against length."""
@@ -56,7 +52,7 @@ def register(bench_app: typer.Typer) -> None:
             input_size=input_size, hidden_size=hidden_size, nhead=nhead, num_layers=layers, batch_size=batch_size,
             memory_cap_gb=memory_cap_gb, timed_steps=timed_steps, warmup_steps=warmup_steps, prefill=prefill,
             prefill_chunk=prefill_chunk, train_tokens=train_tokens, train_iters=train_iters, run_timeout_s=run_timeout,
-            threads=threads, seed=seed,
+            threads=threads, seed=seed, precision="fp32" if precision is None else precision,
         )  # fmt: skip
-        command = _command_line(ctx.params)
+        command = command_line("scaling", {**ctx.params, "in_process": in_process or None, "precision": settings.precision})
         run_scaling(settings, out, isolate=not in_process, echo=typer.echo, command=command)

@@ -88,3 +88,91 @@ def test_bad_inputs_exit_2(trained, tmp_path):
 
     save_tensors(seq_model, {"w": torch.zeros(1)}, {}, kind="language_model")
     _fails(["forecast", "predict", str(seq_model), str(data)], "language model", "not a forecaster")
+
+
+def _cli_options(*names):
+    import typer
+
+    command = typer.main.get_command(app)
+    for name in names:
+        command = command.commands[name]
+    return {opt for p in command.params for opt in (*p.opts, *p.secondary_opts) if opt.startswith("--")}
+
+
+def test_reader_hints_name_options_every_forecast_command_has():
+    import importlib
+    import inspect
+    import re
+
+    hints = {h for m in ("lstmkit.data.timeseries", "lstmkit.data.readers")
+             for h in re.findall(r"--[a-z][a-z-]*", inspect.getsource(importlib.import_module(m)))}
+    assert hints == {"--fill", "--encoding"}
+    for command in ("train", "predict", "backtest"):
+        assert hints <= _cli_options("forecast", command), command
+    assert {"--nproc", "--precision", "--learning-rate", "--lr", "--clip-norm"} <= _cli_options("forecast", "train")
+
+
+def test_nproc_precision_and_data_mistakes_are_one_line_before_any_worker(trained, tmp_path):
+    _, data, _ = trained
+    base = ["forecast", "train", str(data), "--time-col", "date", "-o", str(tmp_path / "m.lstmkit"), *SMALL]
+    _fails([*base, "--nproc", "0"], "--nproc: expected an integer from 1 to 64, found 0")
+    _fails([*base, "--precision", "fp16"], "precision", "'fp16'")
+    _fails([*base, "--target", "nope", "--nproc", "2"], "unknown column 'nope'")  # read before the workers start
+    from lstmkit.train.precision import bf16_available
+
+    if not bf16_available("cpu"):
+        _fails([*base, "--precision", "bf16", "--nproc", "2"], "--precision 'bf16'", "no bfloat16 matrix units")
+    assert not (tmp_path / "m.lstmkit").exists()
+
+
+def test_encoding_option_reads_a_latin1_csv(tmp_path):
+    csv = tmp_path / "latin.csv"
+    n = 120
+    t = np.arange(n)
+    rows = ["date,Température"] + [f"2024-01-{1 + i // 24:02d} {i % 24:02d}:00:00,{20 + 3 * np.sin(2 * np.pi * i / 24):.3f}"
+                                   for i in t]
+    csv.write_bytes(("\n".join(rows) + "\n").encode("latin-1"))
+    model = tmp_path / "t.lstmkit"
+    args = ["forecast", "train", str(csv), "--time-col", "date", "-o", str(model), "--split", "none", "--context", "24",
+            "--horizon", "6", "--segment", "6", "--units", "4", "--epochs", "1", "--batch-size", "64"]
+    _fails(args, "latin.csv", "not valid UTF-8", "--encoding latin-1")
+    result = runner.invoke(app, [*args, "--encoding", "latin-1", "--learning-rate", "0.01", "--clip-norm", "1"])
+    assert result.exit_code == 0, result.output
+    from lstmkit.tasks.timeseries.forecaster import Forecaster
+
+    fc = Forecaster.load(model)
+    assert fc.targets_ == ["Température"] and fc.learning_rate == 0.01 and fc.clip_norm == 1.0
+    _fails(["forecast", "predict", str(model), str(csv)], "--encoding latin-1")
+    result = runner.invoke(app, ["forecast", "predict", str(model), str(csv), "--encoding", "latin-1"])
+    assert result.exit_code == 0 and "Température" in result.stdout, result.output
+
+
+def test_two_processes_train_one_model_like_one_process(tmp_path):
+    """A real ``--nproc 2`` run (torchrun, gloo): exit 0, rank 0 alone prints and saves, the model loads and
+    forecasts what the one-process model does (same global batches; no dropout, so float rounding apart)."""
+    import os
+    import subprocess
+    import sys
+
+    from lstmkit.tasks.timeseries.forecaster import Forecaster
+
+    data = _write_csv(tmp_path / "series.csv", n=300)
+    # two targets: the baselines are naive, seasonal naive and DLinear (no ETS, which is univariate and slow)
+    args = ["forecast", "train", str(data), "--time-col", "date", "--target", "OT,load", "--stride", "24",
+            "--dropout", "0", *SMALL]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE",
+                                                            "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID")}
+    two = tmp_path / "two.lstmkit"
+    proc = subprocess.run([sys.executable, "-m", "lstmkit", *args, "-o", str(two), "--nproc", "2"],
+                          capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert "2 processes" in out and out.count("model saved to") == 1 and out.count("epoch 1/2") == 1, out
+    assert "DLinear" in out and "LSTM" in out  # the baselines (DLinear trains in both processes) ran too
+    one = tmp_path / "one.lstmkit"
+    result = runner.invoke(app, [*args, "-o", str(one)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(data, index_col="date", parse_dates=True)
+    a, b = Forecaster.load(two), Forecaster.load(one)
+    assert a.train_windows_ == b.train_windows_ and a.best_epoch_ == b.best_epoch_
+    np.testing.assert_allclose(a.predict(frame).to_numpy(), b.predict(frame).to_numpy(), rtol=1e-4, atol=1e-4)

@@ -176,3 +176,63 @@ def test_classify_with_many_labels_shows_runners_up_or_all(tmp_path):
     result = runner.invoke(app, ["seq", "classify", str(model), str(data), "--all"])
     assert result.exit_code == 0, result.output
     assert "P(0)" in result.stdout and "P(4)" in result.stdout and "runners-up" not in result.stdout
+
+
+def _cli_options(*names):
+    import typer
+
+    command = typer.main.get_command(app)
+    for name in names:
+        command = command.commands[name]
+    return {opt for p in command.params for opt in (*p.opts, *p.secondary_opts) if opt.startswith("--")}
+
+
+def test_reader_hints_name_options_the_commands_have():
+    import importlib
+    import inspect
+    import re
+
+    from lstmkit.tasks.sequences.classifier import read_training_data
+
+    def hints(*sources):
+        return {h for s in sources for h in re.findall(r"--[a-z][a-z-]*", s)}
+
+    data = hints(*(inspect.getsource(importlib.import_module(f"lstmkit.data.{m}")) for m in ("sequences", "audio", "readers")))
+    assert {"--encoding", "--label-pattern", "--manifest", "--test-pattern", "--label-column", "--resample"} <= data
+    assert data | hints(inspect.getsource(read_training_data)) <= _cli_options("seq", "train-classifier")
+    assert data <= _cli_options("seq", "evaluate")
+    # classify reads unlabelled data: no label pattern, manifest or test pattern is ever asked for
+    assert {"--encoding", "--resample", "--id-column", "--label-column", "--time-column"} <= _cli_options("seq", "classify")
+    assert {"--nproc", "--precision", "--learning-rate", "--clip-norm"} <= _cli_options("seq", "train-classifier")
+
+
+def test_nproc_precision_and_encoding(tmp_path):
+    rows = ["id,step,étiquette,a"]
+    for i in range(16):
+        label = "haut" if i % 2 else "bas"
+        rows += [f"s{i},{t},{label},{(t if i % 2 else -t) * 0.5:.2f}" for t in range(4)]
+    data = tmp_path / "latin.csv"
+    data.write_bytes(("\n".join(rows) + "\n").encode("latin-1"))
+    model = tmp_path / "m.lstmkit"
+    args = ["seq", "train-classifier", str(data), "-o", str(model), "--label-column", "étiquette", "--units", "4",
+            "--epochs", "2", "--valid-fraction", "0", "--quiet"]
+    _fails([*args, "--nproc", "0"], "--nproc: expected an integer from 1 to 64, found 0")
+    _fails([*args, "--precision", "half"], "precision", "'half'")
+    from lstmkit.train.precision import bf16_available
+
+    if not bf16_available("cpu"):
+        _fails([*args, "--precision", "bf16", "--nproc", "2"], "--precision 'bf16'", "no bfloat16 matrix units")
+    _fails([*args, "--valid", str(data), "--valid-pattern", "s1", "--nproc", "2"], "at most one of --valid and --valid-pattern")
+    _fails(args, "latin.csv", "not valid UTF-8", "--encoding latin-1")
+    assert not model.exists()
+    result = runner.invoke(app, [*args, "--encoding", "latin-1", "--precision", "fp32", "--nproc", "1"])
+    assert result.exit_code == 0, result.output
+    from lstmkit.tasks.sequences.classifier import SequenceClassifier
+
+    clf = SequenceClassifier.load(model)
+    assert clf.train_result_ is None and clf.precision == "fp32" and len(clf.history_["loss"]) == 2
+    result = runner.invoke(app, ["seq", "evaluate", str(model), str(data), "--label-column", "étiquette", "--encoding", "latin-1"])
+    assert result.exit_code == 0 and "16 sequences" in result.stdout, result.output
+    result = runner.invoke(app, ["seq", "classify", str(model), str(data), "--encoding", "latin-1", "--label-column", "étiquette"])
+    assert result.exit_code == 0 and len(predicted(result.stdout)) == 16, result.output
+    _fails(["seq", "classify", str(model), str(data), "--label-column", "étiquette"], "--encoding latin-1")

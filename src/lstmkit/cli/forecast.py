@@ -1,19 +1,41 @@
 """``lstmkit forecast train | predict | backtest``: thin commands over :mod:`lstmkit.tasks.timeseries.forecaster`.
 
-Every user mistake is an :class:`~lstmkit.errors.LstmkitError`, which the root group turns into one
+``train`` takes the training options every command shares (:mod:`lstmkit.cli._options`): ``--nproc N``
+trains in N processes (each trains its shard of every batch; only rank 0 prints and saves) and
+``--precision fp32|bf16|auto``. Every user mistake is an :class:`~lstmkit.errors.LstmkitError`, which the root group turns into one
 line ``error: ...`` and exit code 2.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
+from lstmkit.cli._options import (NprocOption, PrecisionOption, check_precision_option, is_main, launch_workers,
+                                  main_echo)
 from lstmkit.errors import ConfigError
 
+Encoding = Annotated[str, typer.Option(help="Text encoding of the CSV file (e.g. utf-8, latin-1, cp1252).")]
+
 SPLITS = ("fractions", "ett", "none")
+
+
+def _argv_without_nproc(argv: list[str]) -> list[str]:
+    """The command's arguments for the workers, less ``--nproc N`` (workers ignore it, and torchrun's own
+    parser, which sees every argument, refuses ``--nproc`` as an ambiguous abbreviation of its ``--nproc-per-node``)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
 
 
 def _columns(text: str | None) -> list[str] | None:
@@ -43,12 +65,12 @@ def _fmt(value: Any) -> str:
     return f"{v:.4f}" if abs(v) < 1e5 else f"{v:.4g}"
 
 
-def print_backtest(bt: Any, title: str) -> None:
+def print_backtest(bt: Any, title: str, console: Any = None) -> None:
     """The metrics table of a :class:`~lstmkit.tasks.timeseries.forecaster.Backtest`, LSTM first, then the baselines."""
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = console or Console()
     level = f"; intervals at {bt.interval_level:.0%}" if bt.interval_level else ""
     table = Table(
         title=f"{title}: {bt.windows} windows from {bt.start}, stride {bt.stride}, {bt.scale} units{level}",
@@ -89,8 +111,9 @@ def register(forecast_app: typer.Typer) -> None:
         level: Annotated[float, typer.Option(help="Nominal coverage of the intervals.")] = 0.8,
         loss: Annotated[str, typer.Option(help="Point-model loss: 'mae' or 'mse'.")] = "mae",
         dropout: Annotated[float, typer.Option(help="Dropout before the output projection.")] = 0.5,
-        batch_size: Annotated[int, typer.Option(help="Batch size (windows).")] = 256,
-        lr: Annotated[float, typer.Option(help="Adam learning rate (cosine decay).")] = 1e-3,
+        batch_size: Annotated[int, typer.Option(help="Batch size (windows; the global batch, shared by --nproc processes).")] = 256,
+        learning_rate: Annotated[float, typer.Option("--learning-rate", "--lr", help="Adam learning rate (cosine decay).")] = 1e-3,
+        clip_norm: Annotated[Optional[float], typer.Option(help="Clip the global gradient norm to this (default: no clipping).")] = None,
         patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 3,
         fill: Annotated[Optional[str], typer.Option(help="Fill empty cells: 'interpolate', 'ffill' or 'zero' (default: an error).")] = None,
         season: Annotated[Optional[int], typer.Option(help="Seasonal period for the baselines and MASE (default: from the frequency).")] = None,
@@ -98,14 +121,20 @@ def register(forecast_app: typer.Typer) -> None:
         threads: Annotated[int, typer.Option(help="torch threads (1 is robust on a small or busy CPU).")] = 1,
         baselines: Annotated[bool, typer.Option("--baselines/--no-baselines", help="Score the baselines beside the LSTM on the test split.")] = True,
         stride: Annotated[int, typer.Option(help="Steps between the test split's forecast origins (ETS fits one model per origin).")] = 1,
+        encoding: Encoding = "utf-8",
+        nproc: NprocOption = 1,
+        precision: PrecisionOption = None,
     ) -> None:
         """Train an LSTM forecaster on a CSV series, report its test metrics beside the baselines, save it."""
         from rich.console import Console
 
         from lstmkit.data.timeseries import read_series
-        from lstmkit.util.checks import prepare_output
         from lstmkit.tasks.timeseries.forecaster import Forecaster
+        from lstmkit.train import distributed
+        from lstmkit.util.checks import prepare_output
 
+        # Every option is checked once, before any worker starts, so a mistake is one line and exit 2 with --nproc too.
+        distributed.validate_nproc(nproc)
         if split not in SPLITS:
             raise ConfigError(f"--split must be one of {', '.join(SPLITS)}; found {split!r}")
         targets, covs = _columns(target), _columns(covariates)
@@ -114,35 +143,51 @@ def register(forecast_app: typer.Typer) -> None:
         if all_columns and targets is None:
             raise ConfigError("--all-columns needs --target (the other columns become covariates)")
         out = prepare_output(output, "forecaster.lstmkit")  # fail before training when it cannot be written
-        wanted = None if targets is None or all_columns else targets + (covs or [])
-        frame = read_series(data, time_col=time_col, columns=wanted, fill=fill)
-        if all_columns:
-            covs = [c for c in frame.columns if c not in targets]
         fc = Forecaster(
             context, horizon, targets, covs, segment=segment, units=units, layers=layers, head=head,
             instance_norm=instance_norm, intervals=None if intervals == "none" else intervals, level=level, loss=loss,
-            dropout=dropout,
-            epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed, threads=threads, season=season,
+            dropout=dropout, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, clip_norm=clip_norm,
+            patience=patience, precision=check_precision_option(precision), seed=seed, threads=threads, season=season,
             verbose=1,
         )
-        console = Console()
-        console.print(f"{data}: {len(frame)} rows, frequency {frame.index.freqstr if hasattr(frame.index, 'freqstr') else 'none'}")
-        fc.fit(frame, valid=None if split == "none" else split)
-        fc.save(out)
-        console.print(
-            f"targets: {', '.join(fc.targets_)}; covariates: {', '.join(fc.covariates_) or 'none'}; "
-            f"context {fc.context}, horizon {fc.horizon}, segment {fc.network_.segment}"
-        )
-        if fc.valid_mse_ is not None:
-            console.print(f"best epoch {fc.best_epoch_} (validation MSE {fc.valid_mse_:.4f}, standardized)")
-        console.print(f"trained on {fc.train_windows_} windows in {fc.fit_seconds_:.1f} s; model saved to {out}")
-        if split != "none":
-            print_backtest(fc.backtest(frame, stride=stride, baselines=baselines), "test split")
+        fc._check_params()
+        fc._resolved_precision("--precision")  # bf16 on a CPU without bfloat16 units: one line, before any work
+        wanted = None if targets is None or all_columns else targets + (covs or [])
+        if nproc > 1 and not distributed.is_worker():
+            read_series(data, time_col=time_col, columns=wanted, fill=fill, encoding=encoding)  # the file's mistakes too
+        launch_workers(nproc, _argv_without_nproc(sys.argv[1:]))  # --nproc N > 1: runs in N workers, exits with their code
+        distributed.init_from_env()  # in a worker: join the group now, so only rank 0 prints and saves
+        try:
+            frame = read_series(data, time_col=time_col, columns=wanted, fill=fill, encoding=encoding)
+            if all_columns:
+                fc.covariates = [c for c in frame.columns if c not in targets]
+            console = Console()
+            echo = main_echo(console.print)
+            echo(f"{data}: {len(frame)} rows, frequency {frame.index.freqstr if hasattr(frame.index, 'freqstr') else 'none'}"
+                 + (f"; {distributed.world_size()} processes" if distributed.world_size() > 1 else ""))
+            fc.fit(frame, valid=None if split == "none" else split)
+            if is_main():
+                fc.save(out)
+            echo(
+                f"targets: {', '.join(fc.targets_)}; covariates: {', '.join(fc.covariates_) or 'none'}; "
+                f"context {fc.context}, horizon {fc.horizon}, segment {fc.network_.segment}"
+            )
+            if fc.valid_mse_ is not None:
+                echo(f"best epoch {fc.best_epoch_} (validation MSE {fc.valid_mse_:.4f}, standardized)")
+            echo(f"trained on {fc.train_windows_} windows in {fc.fit_seconds_:.1f} s; model saved to {out}")
+            if split != "none":
+                # Every process scores the test split: the DLinear baseline trains through the engine too, so in
+                # a multi-process run all processes take part in it; only rank 0 prints.
+                bt = fc.backtest(frame, stride=stride, baselines=baselines)
+                if is_main():
+                    print_backtest(bt, "test split", console)
+        finally:
+            distributed.shutdown()
 
-    def _load_frame(fc: Any, data: Path, fill: Optional[str]) -> Any:
+    def _load_frame(fc: Any, data: Path, fill: Optional[str], encoding: str) -> Any:
         from lstmkit.data.timeseries import read_series
 
-        return read_series(data, time_col=fc.index_name_, columns=fc.columns_, fill=fill)
+        return read_series(data, time_col=fc.index_name_, columns=fc.columns_, fill=fill, encoding=encoding)
 
     @forecast_app.command("predict")
     def predict(
@@ -150,6 +195,7 @@ def register(forecast_app: typer.Typer) -> None:
         data: Annotated[Path, typer.Argument(help="CSV series (same columns as in training); the forecast follows its last row.", show_default=False)],
         output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the forecast to this CSV file.")] = None,
         fill: Annotated[Optional[str], typer.Option(help="Fill empty cells: 'interpolate', 'ffill' or 'zero'.")] = None,
+        encoding: Encoding = "utf-8",
     ) -> None:
         """Forecast the steps after the end of DATA: timestamps, point forecasts and intervals."""
         from rich.console import Console
@@ -161,7 +207,7 @@ def register(forecast_app: typer.Typer) -> None:
 
         out = prepare_output(output, "forecast.csv") if output is not None else None
         fc = Forecaster.load(model)
-        result = fc.predict(_load_frame(fc, data, fill))
+        result = fc.predict(_load_frame(fc, data, fill, encoding))
         console = Console()
         level = result.attrs.get("interval_level")
         if out is not None:
@@ -188,6 +234,7 @@ def register(forecast_app: typer.Typer) -> None:
         baselines: Annotated[bool, typer.Option("--baselines/--no-baselines", help="Score naive, seasonal naive, DLinear (and ETS for one target) beside the LSTM.")] = True,
         output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write every window's forecasts to this CSV file.")] = None,
         fill: Annotated[Optional[str], typer.Option(help="Fill empty cells: 'interpolate', 'ffill' or 'zero'.")] = None,
+        encoding: Encoding = "utf-8",
     ) -> None:
         """Rolling-origin evaluation (batched): MSE, MAE, sMAPE, MASE and interval coverage, with the baselines."""
         from rich.console import Console
@@ -198,7 +245,7 @@ def register(forecast_app: typer.Typer) -> None:
 
         out = prepare_output(output, "backtest.csv") if output is not None else None
         fc = Forecaster.load(model)
-        bt = fc.backtest(_load_frame(fc, data, fill), _start(start), stride, baselines=baselines, scale=scale)
+        bt = fc.backtest(_load_frame(fc, data, fill, encoding), _start(start), stride, baselines=baselines, scale=scale)
         print_backtest(bt, str(data))
         if out is not None:
             write_bytes_atomic(out, bt.forecasts.to_csv(index=False).encode(), what="backtest file")

@@ -77,6 +77,63 @@ def test_early_stopping_restores_the_best_epoch():
     assert len(clf2.history_["val_loss"]) == 2
 
 
+def test_fit_trains_through_the_engine_and_keeps_the_best_weights():
+    from lstmkit.train import TrainResult
+
+    x, y = waves(60, 6)
+    clf = SequenceClassifier(units=8, epochs=25, batch_size=8, learning_rate=0.01, patience=3, validation_split=0.25,
+                             clip_norm=0.5).fit(x, y)
+    r, h = clf.train_result_, clf.history_
+    assert isinstance(r, TrainResult) and r.precision == "fp32" and r.best_epoch == clf.best_epoch_
+    assert [e["loss"] for e in r.history] == h["loss"] and [e["val_accuracy"] for e in r.history] == h["val_accuracy"]
+    assert [e["lr"] for e in r.history] == [0.01] * len(h["loss"])  # Adam at a constant rate
+    # the restored weights are the best epoch's: its validation accuracy and loss, recomputed
+    _, va = stratified_holdout(y, 0.25, 0)
+    xv, yv = [x[i] for i in va], [y[i] for i in va]
+    assert clf.score(xv, yv) == h["val_accuracy"][clf.best_epoch_ - 1]
+    probs = clf.predict_proba(xv)
+    loss = -np.mean(np.log([p[clf.classes_.index(t)] for p, t in zip(probs, yv)]))
+    assert loss == pytest.approx(h["val_loss"][clf.best_epoch_ - 1], rel=1e-6)
+
+
+def test_precision_parameter_and_files_without_it(trained, tmp_path):
+    from lstmkit.errors import LstmkitError
+    from lstmkit.train.precision import bf16_available
+    from old_format import old_format
+
+    x, y = waves(12, 4)
+    assert trained.get_params()["precision"] == "fp32"
+    with pytest.raises(ConfigError, match="precision: expected 'fp32', 'bf16' or 'auto', found 'half'"):
+        SequenceClassifier(precision="half").fit(x, y)
+    if bf16_available("cpu"):
+        clf = SequenceClassifier(units=4, epochs=1, validation_split=0.0, precision="bf16").fit(x, y)
+        assert clf.train_result_.precision == "bf16" and np.isfinite(clf.predict_proba(x)).all()
+    else:
+        with pytest.raises(LstmkitError) as info:  # this CPU has no bfloat16 matrix units: one line
+            SequenceClassifier(units=4, epochs=1, precision="bf16").fit(x, y)
+        assert str(info.value).startswith("precision 'bf16': this CPU has no bfloat16") and "\n" not in str(info.value)
+    old = old_format(trained.save(tmp_path / "new.lstmkit"), lambda f: f["params"].pop("precision"), tmp_path / "old.lstmkit")
+    loaded = SequenceClassifier.load(old)
+    assert loaded.precision == "fp32" and np.array_equal(loaded.predict_proba(x), trained.predict_proba(x))
+
+
+def test_bucketed_batches_replay_the_seeded_stream_and_shard():
+    from lstmkit.tasks.sequences.classifier import BucketedBatches
+
+    x, y = waves(40, 3)
+    src = BucketedBatches(x, np.arange(40) % 2, batch_size=8, seed=5)
+    rng = np.random.default_rng(5)
+    lengths = np.array([len(s) for s in x])
+    stream = [bucketed_batches(lengths, 8, rng) for _ in range(3)]
+    assert src.num_batches(0) == len(stream[0]) == 5
+    for epoch in (0, 1, 2, 0, 2):  # any epoch, in any order, is the generator's epoch-th draw
+        assert all(np.array_equal(a, b) for a, b in zip(src.epoch(epoch), stream[epoch]))
+    xb, lens, t = src.batch(1, 2)
+    assert xb.shape[0] == len(stream[1][2]) and lens.tolist() == lengths[stream[1][2]].tolist()
+    parts = [src.batch(1, 2, rank, 2) for rank in (0, 1)]
+    assert torch.equal(torch.cat([p[2] for p in parts]), t) and torch.equal(torch.cat([p[1] for p in parts]), lens)
+
+
 def test_save_load_gives_identical_predictions(trained, tmp_path):
     path = trained.save(tmp_path / "m.lstmkit")
     loaded = SequenceClassifier.load(path)

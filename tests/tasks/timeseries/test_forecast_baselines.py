@@ -90,3 +90,20 @@ def test_baseline_table_scores_ets_on_evenly_spaced_windows_when_there_are_many(
     rows = baseline_table(values[:40], None, test_x, test_y, 4, 1, values[:40], dlinear=False, ets_max_windows=3)
     assert [r["model"] for r in rows] == ["naive", "ETS (3 of 57 windows)"]
     assert baseline_table(values[:40], None, test_x[:2], test_y[:2], 4, 1, values[:40], ets=False, dlinear=False)[-1]["model"] == "naive"
+
+
+def test_dlinear_trains_through_the_engine_with_step_decay_and_early_stopping():
+    from lstmkit.train import TrainResult
+
+    values = seasonal_series(300, channels=1)
+    model = DLinear(24, 6, kernel=3, lr=1e-2, lr_decay=0.5, epochs=3, seed=0).fit(values[:200], values[176:])
+    r = model.train_result_
+    assert isinstance(r, TrainResult) and r.stop_reason == "epochs"
+    assert [e["lr"] for e in r.history] == pytest.approx([1e-2, 5e-3, 2.5e-3], rel=1e-12)  # halved after each epoch
+    assert [h["valid_mse"] for h in model.history_] == [e["valid_mse"] for e in r.history]
+    assert [h["train_mse"] for h in model.history_] == [e["loss"] for e in r.history]
+    best = min(range(3), key=lambda i: model.history_[i]["valid_mse"])
+    assert r.best_epoch == best + 1
+    no_valid = DLinear(24, 6, kernel=3, epochs=2, seed=0).fit(values[:200])
+    assert no_valid.train_result_.best_epoch is None and [h["epoch"] for h in no_valid.history_] == [1, 2]
+    assert "valid_mse" not in no_valid.history_[0]

@@ -132,3 +132,69 @@ def test_bad_inputs(df):
         Forecaster(48, 12, ["a"], **SMALL).fit(holed)
     with pytest.raises(ConfigError, match="not fitted"):
         Forecaster().predict(df)
+
+
+def test_fit_trains_through_the_engine_with_cosine_and_best_weights(df):
+    import math
+
+    from lstmkit.train import TrainResult
+
+    fc = Forecaster(48, 12, ["a"], ["c"], segment=12, units=8, epochs=10, batch_size=64, learning_rate=0.1,
+                    patience=1, clip_norm=1.0, seed=0).fit(df, valid=0.2)
+    r = fc.train_result_
+    assert isinstance(r, TrainResult) and r.precision == "fp32" and r.stop_reason == "early_stopping"
+    h = fc.history_
+    assert [e["loss"] for e in r.history] == h["loss"] and [e["val_mse"] for e in r.history] == h["val_mse"]
+    # stopped `patience` epochs after the best one, whose weights it kept
+    assert r.best_epoch == fc.best_epoch_ == len(h["loss"]) - 1 and h["val_mse"][-1] > min(h["val_mse"])
+    assert fc.valid_mse_ == min(h["val_mse"]) == h["val_mse"][fc.best_epoch_ - 1]
+    cut = len(df) - int(len(df) * 0.2)  # the validation windows' first forecast row
+    bt = fc.backtest(df, start=cut, baselines=False, scale="standardized")
+    assert bt.metrics.loc[0, "mse"] == pytest.approx(fc.valid_mse_, rel=1e-5)
+    # the engine's cosine schedule over every step of the 10 epochs: the rate of each epoch's last step
+    per_epoch = math.ceil(fc.train_windows_ / 64)
+    total = per_epoch * 10
+    expected = [0.1 * 0.5 * (1 + math.cos(math.pi * (k * per_epoch - 1) / total)) for k in range(1, len(h["loss"]) + 1)]
+    assert [e["lr"] for e in r.history] == pytest.approx(expected, rel=1e-12)
+    constant = Forecaster(48, 12, ["a"], segment=12, units=4, epochs=2, batch_size=128, lr_schedule="constant").fit(df)
+    assert [e["lr"] for e in constant.train_result_.history] == [1e-3, 1e-3] and constant.valid_mse_ is None
+
+
+def test_learning_rate_alias_precision_param_and_older_files(fitted, df, tmp_path):
+    from old_format import old_format
+
+    fc = Forecaster(lr=0.01)
+    assert fc.learning_rate == fc.lr == 0.01 and fc.get_params()["learning_rate"] == 0.01 and "lr" not in fc.get_params()
+    assert fc.set_params(lr=0.02).learning_rate == 0.02 and fc.get_params()["precision"] == "fp32"
+    with pytest.raises(ConfigError, match="learning_rate"):
+        Forecaster(lr=0.01, learning_rate=0.02)
+    with pytest.raises(ConfigError, match="precision: expected 'fp32', 'bf16' or 'auto', found 'fp16'"):
+        Forecaster(48, 12, ["a"], precision="fp16", **SMALL).fit(df)
+    with pytest.raises(ConfigError, match="clip_norm"):
+        Forecaster(48, 12, ["a"], clip_norm=0, **SMALL).fit(df)
+
+    def before_issue_15(fields):  # "lr", and no clip_norm / precision
+        params = fields["params"]
+        params["lr"] = params.pop("learning_rate")
+        del params["clip_norm"], params["precision"]
+
+    old = old_format(fitted.save(tmp_path / "new.lstmkit"), before_issue_15, tmp_path / "old.lstmkit")
+    again = Forecaster.load(old)
+    assert again.learning_rate == fitted.learning_rate == 3e-3 and again.precision == "fp32" and again.clip_norm is None
+    pd.testing.assert_frame_equal(again.predict(df), fitted.predict(df))
+
+
+def test_precision(df):
+    from lstmkit.errors import LstmkitError
+    from lstmkit.train.precision import bf16_available, resolve_precision
+
+    fc = Forecaster(48, 12, ["a"], segment=12, units=4, epochs=1, batch_size=128, precision="auto").fit(df)
+    assert fc.train_result_.precision == resolve_precision("auto", "cpu") and fc.get_params()["precision"] == "auto"
+    if bf16_available("cpu"):
+        fc = Forecaster(48, 12, ["a"], segment=12, units=4, epochs=1, batch_size=128, precision="bf16").fit(df)
+        assert fc.train_result_.precision == "bf16" and np.isfinite(fc.predict(df).to_numpy()).all()
+        return
+    with pytest.raises(LstmkitError) as info:  # this CPU has no bfloat16 matrix units: one line, before any work
+        Forecaster(48, 12, ["a"], precision="bf16", **SMALL).fit(df)
+    msg = str(info.value)
+    assert msg.startswith("precision 'bf16': this CPU has no bfloat16 matrix units") and "\n" not in msg

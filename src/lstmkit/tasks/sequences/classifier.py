@@ -29,10 +29,16 @@ Padded steps never reach the result: the recurrent layers take ``lengths`` (padd
 and output zeros), the mean divides by each row's own length and attention gives padding weight 0. So a
 sequence's prediction does not depend on the batch it is in (tested).
 
-Training: Adam, cross-entropy, gradient-norm clipping, length-bucketed shuffled batches (sequences of
-similar length together, so little padding is computed). Early stopping keeps the weights of the epoch
-with the best validation accuracy (ties: lower validation loss) and stops after ``patience`` epochs
-without improvement.
+Training runs through the one engine, :class:`lstmkit.train.Trainer`: Adam, cross-entropy,
+gradient-norm clipping, length-bucketed shuffled batches (sequences of similar length together, so
+little padding is computed; :class:`BucketedBatches`). Early stopping
+(:class:`lstmkit.train.EarlyStopping`) keeps the weights of the epoch with the best validation
+accuracy (ties: lower validation loss) and stops after ``patience`` epochs without improvement.
+``precision="bf16"`` trains under bfloat16 autocast where the CPU has bfloat16 matrix units
+(:mod:`lstmkit.train.precision`); ``torchrun`` data parallelism works as for every engine run.
+
+Reading labelled files for training and evaluation (the work behind ``lstmkit seq``) is here too:
+:func:`read_training_data`, :func:`fit_on`, :func:`read_for_model`, :func:`evaluate_on`.
 
 Saved as one safetensors file (``kind="sequence_classifier"``; older files say ``sequence-classifier``): the network's weights, the
 standardisation statistics and JSON metadata (hyper-parameters, classes, feature count, audio config).
@@ -41,9 +47,9 @@ standardisation statistics and JSON metadata (hyper-parameters, classes, feature
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -137,6 +143,49 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Genera
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+class BucketedBatches:
+    """A batch source for :mod:`lstmkit.train`: padded, length-bucketed batches of a list of sequences.
+
+    Epoch ``e``'s batches are :func:`bucketed_batches` ``(lengths, batch_size, rng)`` at the ``(e + 1)``-th
+    call on one ``numpy`` generator seeded with ``seed`` (how the classifier has always shuffled, so a
+    seed gives the model it gave before the engine); an earlier epoch asked for again is replayed from
+    the start, so batch ``(e, i)`` is always the same. Batch ``i`` is ``(x, lengths, targets)``
+    (:func:`pad_batch`); process ``rank`` of ``world`` gets its contiguous share of the global batch
+    (``None`` when that share is empty).
+    """
+
+    def __init__(self, sequences: Sequence[np.ndarray], targets: np.ndarray, batch_size: int, seed: int) -> None:
+        self.sequences, self.targets = sequences, torch.as_tensor(np.asarray(targets, dtype=np.int64))
+        self.lengths = np.array([s.shape[0] for s in sequences])
+        self.batch_size, self.seed = int(batch_size), int(seed)
+        self._rng: np.random.Generator | None = None
+        self._epoch, self._batches = -1, None
+        self._n = len(bucketed_batches(self.lengths, self.batch_size, np.random.default_rng(self.seed)))
+
+    def num_batches(self, epoch: int = 0) -> int:
+        return self._n
+
+    def epoch(self, epoch: int) -> list[np.ndarray]:
+        """The index batches of epoch ``epoch``."""
+        if self._batches is not None and self._epoch == epoch:
+            return self._batches
+        if self._rng is None or epoch < self._epoch:
+            self._rng, self._epoch = np.random.default_rng(self.seed), -1
+        while self._epoch < epoch:
+            self._batches = bucketed_batches(self.lengths, self.batch_size, self._rng)
+            self._epoch += 1
+        return self._batches
+
+    def batch(self, epoch: int, index: int, rank: int = 0, world: int = 1) -> tuple[torch.Tensor, ...] | None:
+        idx = self.epoch(epoch)[index]
+        if world > 1:
+            idx = np.array_split(idx, world)[rank]
+            if not len(idx):
+                return None
+        x, lens = pad_batch(self.sequences, idx)
+        return x, lens, self.targets[torch.from_numpy(np.asarray(idx, dtype=np.int64))]
+
+
 def stratified_holdout(labels: Sequence[Any], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``(train_index, valid_index)``: about ``fraction`` of each class held out (none of a 1-example class)."""
     rng = np.random.default_rng(seed)
@@ -181,27 +230,34 @@ class SequenceClassifier(ParamsMixin):
     a better validation accuracy before stopping), ``validation_split`` (fraction of the training data
     held out, stratified, when ``fit`` gets no ``valid``; 0 trains all epochs without early stopping),
     ``standardize`` (per-feature, training statistics), ``audio`` (an :class:`AudioFeatures` for wav
-    inputs), ``seed``, ``threads`` (torch threads while fitting / predicting; ``None`` leaves torch's
-    setting), ``verbose`` (1: a line per epoch).
+    inputs), ``precision`` (``"fp32"``, ``"bf16"``: bfloat16 autocast where the CPU has bfloat16 matrix
+    units, else a ConfigError; ``"auto"``: bf16 only where it is faster), ``seed``, ``threads`` (torch
+    threads while fitting / predicting; ``None`` leaves torch's setting), ``verbose`` (1: a line per epoch).
+
+    After :meth:`fit`: ``net_``, ``classes_``, ``n_features_``, ``scaler_``, ``history_`` (per epoch:
+    ``loss``, ``accuracy`` and, with validation, ``val_loss``, ``val_accuracy``), ``best_epoch_``,
+    ``fit_seconds_`` and ``train_result_``, the engine's :class:`lstmkit.train.TrainResult` (not saved).
     """
 
     _PARAMS = (
         "cell", "units", "layers", "bidirectional", "dropout", "pooling", "attention_units", "epochs", "batch_size",
-        "learning_rate", "clip_norm", "patience", "validation_split", "standardize", "audio", "seed", "threads", "verbose",
+        "learning_rate", "clip_norm", "patience", "validation_split", "standardize", "audio", "precision", "seed",
+        "threads", "verbose",
     )
 
     def __init__(
         self, cell: str = "lstm", units: int = 64, layers: int = 1, bidirectional: bool = False, dropout: float = 0.1,
         pooling: str = "mean", *, attention_units: int = 32, epochs: int = 40, batch_size: int = 32,
         learning_rate: float = 0.003, clip_norm: float = 1.0, patience: int = 8, validation_split: float = 0.1,
-        standardize: bool = True, audio: AudioFeatures | None = None, seed: int = 0, threads: int | None = 1,
-        verbose: int = 0,
+        standardize: bool = True, audio: AudioFeatures | None = None, precision: str = "fp32", seed: int = 0,
+        threads: int | None = 1, verbose: int = 0,
     ) -> None:
         self.cell, self.units, self.layers, self.bidirectional = cell, units, layers, bidirectional
         self.dropout, self.pooling, self.attention_units = dropout, pooling, attention_units
         self.epochs, self.batch_size, self.learning_rate, self.clip_norm = epochs, batch_size, learning_rate, clip_norm
         self.patience, self.validation_split, self.standardize = patience, validation_split, standardize
         self.audio, self.seed, self.threads, self.verbose = audio, seed, threads, verbose
+        self.precision = precision
         self.net_: SequenceNet | None = None
         self.classes_: list[Any] | None = None
         self.n_features_: int | None = None
@@ -210,6 +266,7 @@ class SequenceClassifier(ParamsMixin):
         self.best_epoch_: int | None = None
         self.fit_seconds_: float | None = None
         self.data_info_: dict[str, Any] = {}
+        self.train_result_: Any = None  # the engine's lstmkit.train.TrainResult of the last fit (not saved)
 
     def __repr__(self) -> str:
         return (f"SequenceClassifier(cell={self.cell!r}, units={self.units}, layers={self.layers}, "
@@ -242,7 +299,16 @@ class SequenceClassifier(ParamsMixin):
                 raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}; found {getattr(self, name)!r}")
         if self.audio is not None and not isinstance(self.audio, AudioFeatures):
             raise ConfigError(f"audio must be an AudioFeatures or None; found {type(self.audio).__name__}")
+        from lstmkit.train.precision import check_precision
+
+        check_precision(self.precision)
         self._check_memory(self.n_features_ or 1)
+
+    def _resolved_precision(self, name: str = "precision") -> str:
+        """``"fp32"`` or ``"bf16"`` for ``precision`` on this CPU; ``"bf16"`` without bf16 units is a ConfigError."""
+        from lstmkit.train.precision import resolve_precision
+
+        return resolve_precision(self.precision, "cpu", name=name)
 
     def _check_memory(self, n_features: int) -> None:
         """Sizes that cannot be trained in this machine's memory: one line naming ``units``, before allocating."""
@@ -309,6 +375,7 @@ class SequenceClassifier(ParamsMixin):
         from lstmkit.nn.threads import torch_threads
 
         self._check_params()
+        self._resolved_precision()  # bf16 where the CPU cannot run it fails before any data work
         self.n_features_ = None
         train = self._as_sequences(X, "SequenceClassifier.fit")
         labels = _check_labels(y, len(train), "SequenceClassifier.fit")
@@ -367,54 +434,44 @@ class SequenceClassifier(ParamsMixin):
         return [y if y in known else by_str.get(str(y), y) for y in labels]
 
     def _train(self, train: list[np.ndarray], y: np.ndarray, valid: list[np.ndarray], y_valid: np.ndarray | None) -> None:
+        """Train ``net_`` through :class:`lstmkit.train.Trainer` (see the module docstring)."""
+        from lstmkit.train import EarlyStopping, FunctionHooks, StepOutput, Trainer
+
         net = self.net_
-        opt = torch.optim.Adam(net.parameters(), lr=float(self.learning_rate))
         loss_fn = nn.CrossEntropyLoss()
-        rng = np.random.default_rng(self.seed)
-        lengths = np.array([s.shape[0] for s in train])
-        targets = torch.from_numpy(y)
-        history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+
+        def step(model: nn.Module, batch: tuple[torch.Tensor, ...], carry: Any) -> StepOutput:
+            x, lens, targets = batch
+            logits = model(x, lens).float()
+            accuracy = (logits.argmax(1) == targets).float().mean()
+            return StepOutput(loss_fn(logits, targets), weight=len(targets), metrics={"accuracy": accuracy})
+
+        evaluate = None
         if y_valid is not None:
-            history.update(val_loss=[], val_accuracy=[])
-        best = (-1.0, math.inf)
-        best_state, best_epoch, waited = None, None, 0
-        for epoch in range(self.epochs):
-            net.train()
-            total, correct, count = 0.0, 0, 0
-            for index in bucketed_batches(lengths, self.batch_size, rng):
-                x, lens = pad_batch(train, index)
-                logits = net(x, lens)
-                loss = loss_fn(logits, targets[index])
-                opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(net.parameters(), float(self.clip_norm))
-                opt.step()
-                total += float(loss.detach()) * len(index)
-                correct += int((logits.argmax(1) == targets[index]).sum())
-                count += len(index)
-            history["loss"].append(total / count)
-            history["accuracy"].append(correct / count)
-            line = f"epoch {epoch + 1}/{self.epochs}: loss {total / count:.4f}, accuracy {correct / count:.4f}"
-            if y_valid is not None:
+            def evaluate(model: nn.Module) -> dict[str, float]:
                 probs = self._predict_proba(valid)
                 v_loss = float(-np.mean(np.log(np.maximum(probs[np.arange(len(y_valid)), y_valid], 1e-12))))
-                v_acc = float(np.mean(probs.argmax(1) == y_valid))
-                history["val_loss"].append(v_loss)
-                history["val_accuracy"].append(v_acc)
-                line += f", val_loss {v_loss:.4f}, val_accuracy {v_acc:.4f}"
-                if (v_acc, -v_loss) > (best[0], -best[1]):
-                    best, best_epoch, waited = (v_acc, v_loss), epoch + 1, 0
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                else:
-                    waited += 1
-            if self.verbose:
-                print(line, flush=True)
-            if y_valid is not None and waited >= self.patience:
-                break
-        if best_state is not None:
-            net.load_state_dict(best_state)
-        self.best_epoch_ = best_epoch or len(history["loss"])
-        self.history_ = history
+                return {"val_loss": v_loss, "val_accuracy": float(np.mean(probs.argmax(1) == y_valid))}
+
+        def on_epoch_end(state: Any, logs: dict[str, float]) -> None:
+            if not self.verbose or state.rank != 0:
+                return
+            line = f"epoch {state.epoch + 1}/{self.epochs}: loss {logs['loss']:.4f}, accuracy {logs['accuracy']:.4f}"
+            if "val_loss" in logs:
+                line += f", val_loss {logs['val_loss']:.4f}, val_accuracy {logs['val_accuracy']:.4f}"
+            print(line, flush=True)
+
+        result = self.train_result_ = Trainer(
+            net, torch.optim.Adam(net.parameters(), lr=float(self.learning_rate)), step,
+            BucketedBatches(train, y, self.batch_size, self.seed), epochs=int(self.epochs),
+            clip_norm=float(self.clip_norm), precision=self._resolved_precision(), evaluate=evaluate,
+            early_stopping=None if evaluate is None else EarlyStopping(
+                ("val_accuracy", "val_loss"), mode=("max", "min"), patience=int(self.patience)),
+            hooks=FunctionHooks(on_epoch_end=on_epoch_end), handle_sigint=False,
+        ).fit()
+        keys = ["loss", "accuracy"] + (["val_loss", "val_accuracy"] if evaluate is not None else [])
+        self.history_ = {k: [h[k] for h in result.history] for k in keys}
+        self.best_epoch_ = result.best_epoch or len(result.history)
         net.eval()
 
     # ----------------------------------------------------------------- predict
@@ -550,4 +607,132 @@ def _load_checked(cls: type[SequenceClassifier], path: Any, tensors: dict[str, t
     return obj
 
 
-__all__ = ["SequenceClassifier", "SequenceNet", "pad_batch", "bucketed_batches", "stratified_holdout", "KIND"]
+# ------------------------------------------------------------------------------- files (lstmkit seq)
+def _is_audio(path: Path) -> bool:
+    return path.is_dir() or path.suffix.lower() == ".wav"
+
+
+@dataclass
+class TrainingData:
+    """What :func:`read_training_data` returns.
+
+    ``train`` / ``valid`` / ``test``: the sets (``valid`` and ``test`` may be None; ``valid`` None means
+    ``validation_split`` of ``train`` is held out by :meth:`SequenceClassifier.fit`). ``data_info``:
+    what the saved model records about the data (the wav label pattern, the test pattern).
+    """
+
+    train: Any
+    valid: Any
+    test: Any
+    data_info: dict[str, Any]
+
+
+def read_training_data(
+    data: str | PathLike[str], *, audio: AudioFeatures | None = None, label_pattern: str | None = None,
+    manifest: str | PathLike[str] | None = None, test_pattern: str | None = None,
+    valid: str | PathLike[str] | None = None, valid_pattern: str | None = None, id_column: str = "id",
+    label_column: str = "label", time_column: str | None = None, encoding: str = "utf-8",
+) -> TrainingData:
+    """Read labelled ``data`` (a wav folder, ``.npz``, ``.csv`` or ``.ts``; :func:`lstmkit.data.sequences.read_sequences`)
+    and split it: ``test_pattern`` (a regex on the names) is held out from training and validation;
+    validation is ``valid_pattern`` of the rest, or the separate data ``valid`` (read with the
+    training data's audio config), or neither. ``label_pattern=None``: the default wav pattern.
+    Every problem is one-line :class:`~lstmkit.errors.DataError` / :class:`~lstmkit.errors.InputValueError`.
+    """
+    from lstmkit.data.sequences import DEFAULT_LABEL_PATTERN, read_sequences
+
+    if valid is not None and valid_pattern is not None:
+        raise InputValueError("give at most one of --valid and --valid-pattern")
+    data = Path(data)
+    pattern = label_pattern or DEFAULT_LABEL_PATTERN
+    read = dict(label_pattern=pattern, manifest=manifest, id_column=id_column, label_column=label_column,
+                time_column=time_column, encoding=encoding)
+    train = read_sequences(data, audio=audio, **read)
+    test = None
+    if test_pattern is not None:
+        test, train = train.split(test_pattern)
+        if not len(test):
+            raise DataError(f"--test-pattern {test_pattern!r} matches no sequence of {data}")
+        if not len(train):
+            raise DataError(f"--test-pattern {test_pattern!r} matches every sequence of {data}; nothing is left to train on")
+    val = None
+    if valid_pattern is not None:
+        val, train = train.split(valid_pattern, "--valid-pattern")
+        if not len(val) or not len(train):
+            raise DataError(f"--valid-pattern {valid_pattern!r} matches {'no' if not len(val) else 'every'} training sequence of {data}")
+    elif valid is not None:
+        val = read_sequences(valid, audio=train.audio, **read)  # the training files' sample rate
+    info = {"label_pattern": pattern if _is_audio(data) and manifest is None else None, "test_pattern": test_pattern}
+    return TrainingData(train, val, test, info)
+
+
+def fit_on(clf: SequenceClassifier, data: TrainingData) -> SequenceClassifier:
+    """Fit ``clf`` on ``data.train`` (early stopping on ``data.valid`` when there is one), keeping the
+    audio config and ``data.data_info`` in the model."""
+    clf.audio = data.train.audio
+    clf.data_info_ = dict(data.data_info)
+    valid = (data.valid.sequences, data.valid.labels) if data.valid is not None else None
+    return clf.fit(data.train.sequences, data.train.labels, valid=valid)
+
+
+def load_classifier(path: str | PathLike[str], *, resample: bool = False) -> SequenceClassifier:
+    """:meth:`SequenceClassifier.load`; ``resample=True`` lets it read wavs at another sample rate."""
+    clf = SequenceClassifier.load(path)
+    if resample and clf.audio is not None:
+        clf.audio = replace(clf.audio, resample=True)
+    return clf
+
+
+def read_for_model(clf: SequenceClassifier, data: str | PathLike[str], what: str, **read: Any) -> Any:
+    """``data`` read the way ``clf`` was trained (its audio config); audio for an array model is an error.
+
+    ``read``: the other arguments of :func:`lstmkit.data.sequences.read_sequences`.
+    """
+    from lstmkit.data.sequences import read_sequences
+
+    data = Path(data)
+    if not data.exists():
+        raise DataError(f"{what} not found: {data}")
+    if _is_audio(data) and clf.audio is None:
+        raise InputValueError(f"{what} {data} is audio but the model was trained on arrays with {clf.n_features_} features")
+    return read_sequences(data, audio=clf.audio, **read)
+
+
+def evaluate_on(
+    clf: SequenceClassifier, data: str | PathLike[str], *, test_pattern: str | None = None,
+    label_pattern: str | None = None, manifest: str | PathLike[str] | None = None, id_column: str = "id",
+    label_column: str = "label", time_column: str | None = None, encoding: str = "utf-8",
+) -> Any:
+    """Accuracy, macro-F1 and the confusion matrix (a :class:`lstmkit.tasks.text.classifier.Report`) of
+    ``clf`` on the labelled ``data`` (only the sequences matching ``test_pattern``, when given).
+
+    ``label_pattern=None``: the one the model was trained with, else the default. A label the model
+    does not know is a one-line DataError.
+    """
+    from lstmkit.data.sequences import DEFAULT_LABEL_PATTERN
+    from lstmkit.tasks.text.classifier import classification_report
+
+    pattern = label_pattern or clf.data_info_.get("label_pattern") or DEFAULT_LABEL_PATTERN
+    test = read_for_model(clf, data, "data", include=test_pattern, label_pattern=pattern, manifest=manifest,
+                          id_column=id_column, label_column=label_column, time_column=time_column, encoding=encoding)
+    labels = clf.match_labels(test.labels)
+    unknown = sorted({str(y) for y in labels} - {str(c) for c in clf.classes_})
+    if unknown:
+        raise DataError(f"{data}: label(s) {', '.join(unknown[:5])} are not among the model's labels "
+                        f"({', '.join(map(str, clf.classes_))})")
+    return classification_report(labels, clf.predict(test.sequences), clf.classes_)
+
+
+def count_labels(labels: Sequence[Any]) -> str:
+    """``"a: 3, b: 5"``: how many sequences carry each label."""
+    from collections import Counter
+
+    counts = Counter(map(str, labels))
+    return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+
+
+__all__ = [
+    "SequenceClassifier", "SequenceNet", "BucketedBatches", "pad_batch", "bucketed_batches", "stratified_holdout",
+    "KIND", "TrainingData", "read_training_data", "fit_on", "load_classifier", "read_for_model", "evaluate_on",
+    "count_labels",
+]

@@ -21,7 +21,6 @@ All share one interface, batched over windows::
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 import warnings
@@ -162,6 +161,7 @@ class DLinear:
         self.scaler_: StandardScaler | None = None
         self.net_: Any = None
         self.history_: list[dict[str, float]] = []
+        self.train_result_: Any = None  # the engine's lstmkit.train.TrainResult of the last fit
 
     def _windows(self, z: np.ndarray, what: str) -> np.ndarray:
         starts = window_starts(len(z), self.context, self.horizon)
@@ -183,9 +183,15 @@ class DLinear:
         return np.concatenate(out) if out else np.empty((0, self.horizon, z.shape[2]), np.float32)
 
     def fit(self, train_values: Any, valid_values: Any = None) -> "DLinear":
+        """Train through :class:`lstmkit.train.Trainer`: the step decay is :class:`~lstmkit.train.StepDecay`
+        (``lr_decay`` after every epoch), early stopping :class:`~lstmkit.train.EarlyStopping` on
+        ``valid_mse`` with the best weights restored; the window order is one ``numpy`` generator's
+        permutation per epoch (seeded with ``seed``), as it always was."""
         import torch
 
         from lstmkit.nn.threads import torch_threads
+        from lstmkit.tasks.timeseries.network import ReplayedOrder
+        from lstmkit.train import EarlyStopping, StepDecay, StepOutput, Trainer
 
         train = _values(train_values, "DLinear.fit train_values")
         self.scaler_ = StandardScaler().fit(train)
@@ -195,38 +201,30 @@ class DLinear:
         if valid_values is not None:
             zv = self.scaler_.transform(_values(valid_values, "DLinear.fit valid_values")).astype(np.float32)
             valid = gather_windows(zv, self._windows(zv, "validation"), self.context, self.horizon)
-        rng = np.random.default_rng(self.seed)
-        self.history_ = []
+        seed = self.seed
+        batches = ReplayedOrder(torch.from_numpy(starts), batch_size=self.batch_size,
+                                new_generator=lambda: np.random.default_rng(seed),
+                                draw=lambda rng, n: torch.from_numpy(rng.permutation(n)))
+
+        def step(net: Any, rows: Any, carry: Any) -> StepOutput:
+            x, y = gather_windows(z, rows.numpy(), self.context, self.horizon)
+            return StepOutput(torch.mean((net(torch.from_numpy(x)) - torch.from_numpy(y)) ** 2), weight=len(x))
+
+        def evaluate(net: Any) -> dict[str, float]:
+            return {"valid_mse": float(np.mean((self._run(valid[0]) - valid[1]) ** 2))}
+
         with torch_threads(self.threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self.net_ = _dlinear_net(self.context, self.horizon, self.kernel)
-            opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
-            best, best_state, bad = math.inf, None, 0
-            for epoch in range(self.epochs):
-                for group in opt.param_groups:
-                    group["lr"] = self.lr * self.lr_decay**epoch
-                order = rng.permutation(starts)
-                total, count = 0.0, 0
-                for i in range(0, len(order), self.batch_size):
-                    x, y = gather_windows(z, order[i : i + self.batch_size], self.context, self.horizon)
-                    loss = torch.mean((self.net_(torch.from_numpy(x)) - torch.from_numpy(y)) ** 2)
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach()) * len(x)
-                    count += len(x)
-                row = {"epoch": epoch + 1, "train_mse": total / count}
-                if valid is not None:
-                    row["valid_mse"] = float(np.mean((self._run(valid[0]) - valid[1]) ** 2))
-                    if row["valid_mse"] < best:
-                        best, best_state, bad = row["valid_mse"], copy.deepcopy(self.net_.state_dict()), 0
-                    else:
-                        bad += 1
-                self.history_.append(row)
-                if valid is not None and bad >= self.patience:
-                    break
-            if best_state is not None:
-                self.net_.load_state_dict(best_state)
+            result = self.train_result_ = Trainer(
+                self.net_, torch.optim.Adam(self.net_.parameters(), lr=self.lr), step, batches, epochs=self.epochs,
+                schedule=StepDecay(factor=self.lr_decay, start_epoch=1),
+                early_stopping=None if valid is None else EarlyStopping("valid_mse", mode="min", patience=self.patience),
+                evaluate=None if valid is None else evaluate, handle_sigint=False,
+            ).fit()
+        self.net_.eval()
+        self.history_ = [{"epoch": h["epoch"], "train_mse": h["loss"],
+                          **({"valid_mse": h["valid_mse"]} if "valid_mse" in h else {})} for h in result.history]
         return self
 
     def predict(self, contexts: Any, horizon: int) -> np.ndarray:

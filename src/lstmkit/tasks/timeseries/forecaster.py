@@ -27,7 +27,6 @@ training summary.
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from os import PathLike
@@ -123,19 +122,30 @@ class Forecaster(ParamsMixin):
       ``(1 + level)/2`` quantiles, or ``"gaussian"``: mean and scale by negative log-likelihood),
       ``level`` (nominal coverage of the intervals, default 0.8), ``loss`` (point models: ``"mse"``
       or ``"mae"``);
-    * training: ``epochs``, ``batch_size``, ``lr`` (Adam), ``lr_schedule`` (``"cosine"`` decay per
-      step, or ``"constant"``), ``patience`` (early stopping on the validation MSE, or loss with intervals; best weights kept),
-      ``stride`` (between training windows), ``seed``, ``threads`` (torch threads; ``None`` leaves
-      torch's setting), ``verbose`` (0 silent, 1 one line per epoch);
+    * training (through the one engine, :mod:`lstmkit.train`): ``epochs``, ``batch_size``,
+      ``learning_rate`` (Adam; ``lr`` is accepted as an alias), ``lr_schedule`` (``"cosine"`` decay per
+      step to 0, or ``"constant"``), ``clip_norm`` (clip the global gradient norm; ``None``: off, the
+      default), ``patience`` (early stopping on the validation MSE, or loss with intervals; best weights kept),
+      ``stride`` (between training windows), ``precision`` (``"fp32"``, ``"bf16"``: autocast where the
+      CPU has bfloat16 matrix units, else a ConfigError; ``"auto"``: bf16 only where it is faster, see
+      :mod:`lstmkit.train.precision`), ``seed``, ``threads`` (torch threads; ``None`` leaves torch's
+      setting), ``verbose`` (0 silent, 1 one line per epoch);
     * ``season`` (for seasonal-naive and MASE; ``None``: from the frequency, 24 hourly, 12 monthly...),
       ``fill`` (``None``: missing values are an error; ``"interpolate"``, ``"ffill"``, ``"zero"``).
+
+    After :meth:`fit`: ``network_``, ``scaler_``, ``history_`` (per epoch: ``loss``, ``val_mse``,
+    ``val_loss``, ``seconds``), ``best_epoch_``, ``valid_mse_``, ``fit_seconds_``, ``train_windows_`` and
+    ``train_result_``, the engine's :class:`lstmkit.train.TrainResult` (stop reason, precision used,
+    per-epoch learning rates; not saved).
     """
 
     _PARAMS = (
         "context", "horizon", "targets", "covariates", "time_col", "segment", "units", "layers", "instance_norm",
-        "head", "dropout", "intervals", "level", "loss", "epochs", "batch_size", "lr", "lr_schedule", "patience",
-        "stride", "seed", "threads", "season", "fill", "verbose",
+        "head", "dropout", "intervals", "level", "loss", "epochs", "batch_size", "learning_rate", "lr_schedule",
+        "clip_norm", "patience", "stride", "precision", "seed", "threads", "season", "fill", "verbose",
     )
+    #: Older spellings of hyper-parameters (accepted by ``__init__``, ``set_params`` and in saved files).
+    _ALIASES = {"lr": "learning_rate"}
 
     def __init__(
         self,
@@ -156,16 +166,23 @@ class Forecaster(ParamsMixin):
         loss: str = "mae",
         epochs: int = 10,
         batch_size: int = 256,
-        lr: float = 1e-3,
+        learning_rate: float = 1e-3,
         lr_schedule: str = "cosine",
+        clip_norm: float | None = None,
         patience: int = 3,
         stride: int = 1,
+        precision: str = "fp32",
         seed: int = 0,
         threads: int | None = 1,
         season: int | None = None,
         fill: str | None = None,
         verbose: int = 0,
+        lr: float | None = None,
     ) -> None:
+        if lr is not None:
+            if learning_rate != 1e-3:
+                raise ConfigError("give the learning rate once: learning_rate= (or its alias lr=), not both")
+            learning_rate = lr
         self.context = context
         self.horizon = horizon
         self.targets = targets
@@ -182,10 +199,12 @@ class Forecaster(ParamsMixin):
         self.loss = loss
         self.epochs = epochs
         self.batch_size = batch_size
-        self.lr = lr
+        self.learning_rate = learning_rate
         self.lr_schedule = lr_schedule
+        self.clip_norm = clip_norm
         self.patience = patience
         self.stride = stride
+        self.precision = precision
         self.seed = seed
         self.threads = threads
         self.season = season
@@ -203,6 +222,26 @@ class Forecaster(ParamsMixin):
         self.valid_mse_: float | None = None
         self.fit_seconds_: float | None = None
         self.train_windows_: int | None = None
+        self.train_result_: Any = None  # the engine's lstmkit.train.TrainResult of the last fit (not saved)
+
+    @property
+    def lr(self) -> Any:
+        """The learning rate (an alias of ``learning_rate``)."""
+        return self.learning_rate
+
+    @lr.setter
+    def lr(self, value: Any) -> None:
+        self.learning_rate = value
+
+    def set_params(self, **params: Any) -> Forecaster:
+        """scikit-learn's ``set_params``; ``lr`` is accepted for ``learning_rate``."""
+        out: dict[str, Any] = {}
+        for key, value in params.items():
+            name = self._ALIASES.get(key, key)
+            if name in out:
+                raise ConfigError(f"Forecaster.set_params: {name!r} given twice (as {key!r} and {name!r})")
+            out[name] = value
+        return super().set_params(**out)
 
     def __repr__(self) -> str:
         return (
@@ -243,7 +282,12 @@ class Forecaster(ParamsMixin):
         if self.season is not None:
             check_int("season", self.season, 1)
         _number("dropout", self.dropout, 0.0, 1.0)
-        _number("lr", self.lr, 0.0, open_low=True)
+        _number("learning_rate", self.learning_rate, 0.0, open_low=True)
+        if self.clip_norm is not None:
+            _number("clip_norm", self.clip_norm, 0.0, open_low=True)
+        from lstmkit.train.precision import check_precision
+
+        check_precision(self.precision)
         _number("level", self.level, 0.0, 1.0, open_low=True)
         self._segment_length()
         self._norm_mode()
@@ -361,8 +405,12 @@ class Forecaster(ParamsMixin):
         of ``df``; its test rows are not touched), or a DataFrame holding a validation series.
         Early stopping watches the validation MSE of the point forecast (in training z-scores), or,
         with intervals, the validation loss (pinball / negative log-likelihood), which scores them too.
+
+        Training runs through :class:`lstmkit.train.Trainer` (so also in ``torchrun`` data parallelism:
+        every process calls ``fit`` on the same data and trains its shard of each batch).
         """
         self._check_params()
+        self._resolved_precision()  # bf16 where the CPU cannot run it fails before any data work
         targets, covariates = _names("targets", self.targets), _names("covariates", self.covariates) or []
         columns = None if targets is None else targets + covariates
         frame = self._frame(df, "training data", columns)
@@ -435,10 +483,26 @@ class Forecaster(ParamsMixin):
                 loss_total += float(net.loss(out, y)) * len(x)
         return total / max(count, 1), loss_total / max(len(starts), 1)
 
+    def _resolved_precision(self, name: str = "precision") -> str:
+        """``"fp32"`` or ``"bf16"`` for ``precision`` on this CPU; ``"bf16"`` without bf16 units is a ConfigError."""
+        from lstmkit.train.precision import resolve_precision
+
+        return resolve_precision(self.precision, "cpu", name=name)
+
     def _train(self, train: np.ndarray, valid: np.ndarray | None) -> None:
+        """Train ``network_`` through :class:`lstmkit.train.Trainer` on the windows of ``train``.
+
+        Batches: the training windows' start rows, in the order of one ``torch.Generator`` seeded with
+        ``seed`` (a permutation per epoch, :class:`~lstmkit.tasks.timeseries.network.ReplayedOrder`).
+        Schedule: :class:`~lstmkit.train.Cosine` (no warm-up, floor 0) over every step of ``epochs``,
+        or constant. Early stopping (with ``valid``): :class:`~lstmkit.train.EarlyStopping` on
+        ``val_mse`` (point models) or ``val_loss`` (intervals), ``patience`` epochs, best weights restored.
+        """
         import torch
 
         from lstmkit.data.timeseries import window_starts
+        from lstmkit.tasks.timeseries.network import ReplayedOrder
+        from lstmkit.train import Constant, Cosine, EarlyStopping, FunctionHooks, StepOutput, Trainer
 
         L, H = int(self.context), int(self.horizon)
         net = self.network_ = self._build_network()
@@ -453,59 +517,56 @@ class Forecaster(ParamsMixin):
             if len(valid_starts) == 0:
                 raise DataError(f"validation data: too short: {len(valid)} rows; context {L} + horizon {H} needs at least {L + H}")
         self.train_windows_ = len(starts)
-        opt = torch.optim.Adam(net.parameters(), lr=float(self.lr))
-        steps_per_epoch = math.ceil(len(starts) / int(self.batch_size))
-        total_steps = steps_per_epoch * int(self.epochs)
-        gen = torch.Generator().manual_seed(int(self.seed))
-        history: dict[str, list[float]] = {"loss": [], "val_mse": [], "val_loss": [], "seconds": []}
-        best, best_state, best_epoch, bad = math.inf, None, None, 0
-        t0 = time.perf_counter()
-        step = 0
-        for epoch in range(int(self.epochs)):
-            te = time.perf_counter()
-            net.train()
-            order = starts[torch.randperm(len(starts), generator=gen)]
-            loss_sum = 0.0
-            for b in range(0, len(order), int(self.batch_size)):
-                if self.lr_schedule == "cosine":
-                    for g in opt.param_groups:
-                        g["lr"] = float(self.lr) * 0.5 * (1 + math.cos(math.pi * step / total_steps))
-                x, cov, y = self._batch(train_t, order[b : b + int(self.batch_size)])
-                loss = net.loss(net(x, cov, target=y), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                loss_sum += loss.item() * len(x)
-                step += 1
-            history["loss"].append(loss_sum / len(order))
-            line = f"epoch {epoch + 1}/{self.epochs}: train loss {history['loss'][-1]:.4f}"
-            if valid_t is not None:
+        seed = int(self.seed)
+        batches = ReplayedOrder(starts, batch_size=int(self.batch_size),
+                                new_generator=lambda: torch.Generator().manual_seed(seed),
+                                draw=lambda gen, n: torch.randperm(n, generator=gen))
+
+        def step(model: Any, rows: Any, carry: Any) -> StepOutput:
+            x, cov, y = self._batch(train_t, rows)
+            out = model(x, cov, target=y)
+            return StepOutput(model.loss(out.float(), y), weight=len(rows))
+
+        evaluate = None
+        if valid_t is not None:
+            def evaluate(model: Any) -> dict[str, float]:
                 val_mse, val_loss = self._validate(valid_t, valid_starts)
-                history["val_mse"].append(val_mse)
-                history["val_loss"].append(val_loss)
-                line += f", valid MSE {val_mse:.4f}" + (f", valid loss {val_loss:.4f}" if self.intervals else "")
-                # Point models stop on the validation MSE; interval models on their own loss (pinball /
-                # NLL), which also scores the intervals.
-                val = val_loss if self.intervals else val_mse
-                if val < best:
-                    best, best_epoch, bad = val, epoch + 1, 0
-                    self.valid_mse_ = val_mse
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                else:
-                    bad += 1
-            history["seconds"].append(time.perf_counter() - te)
-            if self.verbose:
-                print(f"{line} ({history['seconds'][-1]:.1f} s)", flush=True)
-            if valid_t is not None and bad >= int(self.patience):
-                break
-        if best_state is not None:
-            net.load_state_dict(best_state)
+                return {"val_mse": val_mse, "val_loss": val_loss}
+
+        # Point models stop on the validation MSE; interval models on their own loss (pinball / NLL),
+        # which also scores the intervals.
+        stopper = None if evaluate is None else EarlyStopping(
+            monitor="val_loss" if self.intervals else "val_mse", mode="min", patience=int(self.patience))
+        epoch_t0 = [0.0]
+
+        def on_epoch_end(state: Any, logs: dict[str, float]) -> None:
+            if not self.verbose or state.rank != 0:
+                return
+            line = f"epoch {state.epoch + 1}/{self.epochs}: train loss {logs['loss']:.4f}"
+            if "val_mse" in logs:
+                line += f", valid MSE {logs['val_mse']:.4f}" + (f", valid loss {logs['val_loss']:.4f}" if self.intervals else "")
+            print(f"{line} ({time.perf_counter() - epoch_t0[0]:.1f} s)", flush=True)
+
+        hooks = FunctionHooks(on_epoch_begin=lambda state: epoch_t0.__setitem__(0, time.perf_counter()),
+                              on_epoch_end=on_epoch_end)
+        trainer = Trainer(
+            net, torch.optim.Adam(net.parameters(), lr=float(self.learning_rate)), step, batches,
+            epochs=int(self.epochs), schedule=Cosine() if self.lr_schedule == "cosine" else Constant(),
+            clip_norm=None if self.clip_norm is None else float(self.clip_norm), early_stopping=stopper,
+            precision=self._resolved_precision(), evaluate=evaluate, hooks=hooks, handle_sigint=False,
+        )
+        t0 = time.perf_counter()
+        result = self.train_result_ = trainer.fit()
         net.eval()
         self.fit_seconds_ = time.perf_counter() - t0
-        self.history_ = history
-        self.best_epoch_ = best_epoch if best_epoch is not None else len(history["loss"])
-        if valid_t is None:
-            self.valid_mse_ = None
+        rows = result.history
+        self.history_ = {
+            "loss": [h["loss"] for h in rows], "val_mse": [h["val_mse"] for h in rows if "val_mse" in h],
+            "val_loss": [h["val_loss"] for h in rows if "val_loss" in h], "seconds": [h["seconds"] for h in rows],
+        }
+        best = result.best_epoch
+        self.best_epoch_ = best if best is not None else len(rows)
+        self.valid_mse_ = self.history_["val_mse"][best - 1] if valid_t is not None and best is not None else None
 
     # ------------------------------------------------------------------------------ predict
     def _run(self, x: np.ndarray, *, stats_from: np.ndarray | None = None, batch_size: int = 1024) -> dict[str, np.ndarray]:
@@ -817,6 +878,10 @@ def _load_checked(cls: type[Forecaster], path: Any, tensors: dict[str, Any], met
         s.int_in(net_cfg, key, "network", low=1)
     s.int_in(net_cfg, "n_covariates", "network", low=0)
     # Keys this version does not know are ignored (a later version may add parameters).
+    # Files written before issue 15 say "lr" (now "learning_rate").
+    for old, new in cls._ALIASES.items():
+        if old in params:
+            params.setdefault(new, params.pop(old))
     params = {k: v for k, v in params.items() if k in cls._PARAMS}
     context = s.int_in(params, "context", "params", low=1)
     horizon = s.int_in(params, "horizon", "params", low=1)

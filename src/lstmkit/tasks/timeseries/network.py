@@ -62,7 +62,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -70,6 +70,7 @@ from torch import Tensor, nn
 
 from lstmkit.errors import ConfigError, ShapeError
 from lstmkit.nn.lstm import LSTM
+from lstmkit.train.batches import TensorBatches
 
 INSTANCE_NORMS = ("mean", "last", "none")
 HEADS = ("direct", "autoregressive")
@@ -453,7 +454,38 @@ class LSTMForecastNetwork(nn.Module):
         return self.decode((state.h[a], state.c[a]), state.stats)
 
 
+class ReplayedOrder(TensorBatches):
+    """:class:`lstmkit.train.TensorBatches` whose epoch ``e`` order is the ``(e + 1)``-th permutation of one generator.
+
+    The forecaster and DLinear have always shuffled this way: one generator, seeded once per fit,
+    draws one permutation per epoch. Keeping that stream under the engine keeps a seed's model what
+    it was (on CPU with the same threads, bit for bit). ``new_generator()`` gives a freshly seeded
+    generator; ``draw(generator, n)`` a permutation of ``range(n)`` (an int64 tensor). Any epoch can
+    be asked for again (the stream is replayed from the start), so the source stays deterministic
+    in ``(epoch, index)`` as the engine requires; in order it costs one draw per epoch.
+    """
+
+    def __init__(self, *tensors: Tensor, new_generator: Callable[[], Any], draw: Callable[[Any, int], Tensor],
+                 batch_size: int = 32) -> None:
+        super().__init__(*tensors, batch_size=batch_size, shuffle=True)
+        self._new_generator, self._draw = new_generator, draw
+        self._generator: Any = None
+        self._drawn = -1  # epochs drawn from self._generator so far, minus one
+
+    def order(self, epoch: int) -> Tensor:
+        if self._order is not None and self._order[0] == epoch:
+            return self._order[1]
+        if self._generator is None or epoch <= self._drawn:
+            self._generator, self._drawn = self._new_generator(), -1
+        perm = None
+        while self._drawn < epoch:
+            perm = self._draw(self._generator, self.n)
+            self._drawn += 1
+        self._order = (epoch, perm)
+        return perm
+
+
 __all__ = [
     "LSTMForecastNetwork", "InstanceStats", "StepState", "window_stats", "check_quantiles",
-    "INSTANCE_NORMS", "HEADS", "OUTPUTS", "POINT_LOSSES",
+    "INSTANCE_NORMS", "HEADS", "OUTPUTS", "POINT_LOSSES", "ReplayedOrder",
 ]

@@ -25,7 +25,7 @@ NprocOption = Annotated[int, typer.Option(
 
 PrecisionOption = Annotated[Optional[str], typer.Option(
     "--precision", help="fp32, bf16 (autocast; needs AMX/AVX512-BF16 or CUDA) or auto (bf16 only where it is "
-                        "faster and as accurate) [fp32].", show_default=False)]
+                        "faster and as accurate); default fp32.", show_default=False)]
 
 
 def launch_workers(nproc: Any, argv: list[str] | None = None) -> None:

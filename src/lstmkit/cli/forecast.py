@@ -8,7 +8,6 @@ line ``error: ...`` and exit code 2.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -21,21 +20,6 @@ from lstmkit.errors import ConfigError
 Encoding = Annotated[str, typer.Option(help="Text encoding of the CSV file (e.g. utf-8, latin-1, cp1252).")]
 
 SPLITS = ("fractions", "ett", "none")
-
-
-def _argv_without_nproc(argv: list[str]) -> list[str]:
-    """The command's arguments for the workers, less ``--nproc N`` (workers ignore it, and torchrun's own
-    parser, which sees every argument, refuses ``--nproc`` as an ambiguous abbreviation of its ``--nproc-per-node``)."""
-    out: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--nproc":
-            skip = True
-        elif not arg.startswith("--nproc="):
-            out.append(arg)
-    return out
 
 
 def _columns(text: str | None) -> list[str] | None:
@@ -155,7 +139,7 @@ def register(forecast_app: typer.Typer) -> None:
         wanted = None if targets is None or all_columns else targets + (covs or [])
         if nproc > 1 and not distributed.is_worker():
             read_series(data, time_col=time_col, columns=wanted, fill=fill, encoding=encoding)  # the file's mistakes too
-        launch_workers(nproc, _argv_without_nproc(sys.argv[1:]))  # --nproc N > 1: runs in N workers, exits with their code
+        launch_workers(nproc)  # --nproc N > 1: runs in N workers, exits with their code
         distributed.init_from_env()  # in a worker: join the group now, so only rank 0 prints and saves
         try:
             frame = read_series(data, time_col=time_col, columns=wanted, fill=fill, encoding=encoding)

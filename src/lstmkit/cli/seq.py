@@ -17,7 +17,6 @@ Every user mistake is an :class:`~lstmkit.errors.LstmkitError`: one line ``error
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -36,22 +35,6 @@ LabelColumn = Annotated[str, typer.Option(help="CSV arrays and manifests: the la
 TimeColumn = Annotated[Optional[str], typer.Option(help="CSV arrays: column ordering the steps (default: 'step' when present, else file order).")]
 Resample = Annotated[bool, typer.Option("--resample", help="Resample wavs at another rate instead of failing.")]
 Encoding = Annotated[str, typer.Option(help="Text encoding of CSV, .ts and manifest files (e.g. utf-8, latin-1, cp1252).")]
-
-
-def _argv_without_nproc(argv: list[str]) -> list[str]:
-    """The command's arguments for the workers, less ``--nproc N`` (workers ignore it, and torchrun's own
-    parser, which sees every argument, refuses ``--nproc`` as an ambiguous abbreviation of its ``--nproc-per-node``)."""
-    out: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--nproc":
-            skip = True
-        elif not arg.startswith("--nproc="):
-            out.append(arg)
-    return out
-
 
 
 def register(app: typer.Typer) -> None:
@@ -120,7 +103,7 @@ def register(app: typer.Typer) -> None:
         clf._resolved_precision("--precision")  # bf16 on a CPU without bfloat16 units: one line, before any work
         audio = AudioFeatures(sample_rate=sample_rate, resample=resample, n_mfcc=n_mfcc, deltas=deltas,
                               window_ms=window_ms, hop_ms=hop_ms)
-        launch_workers(nproc, _argv_without_nproc(sys.argv[1:]))  # --nproc N > 1: runs in N workers, exits with their code
+        launch_workers(nproc)  # --nproc N > 1: runs in N workers, exits with their code
         distributed.init_from_env()  # in a worker: join the group now, so only rank 0 prints and saves
         try:
             split = read_training_data(

@@ -85,3 +85,34 @@ def test_tiny_demo_run(tmp_path):
                    f"model saved to {out}"):
         assert needle in text, needle
     assert out.is_file()
+
+
+def test_demo_nproc_and_precision_are_checked_first(tmp_path):
+    from lstmkit.train.precision import bf16_available
+
+    for bad in ("abc", "0"):
+        result = runner.invoke(app, ["demo", "--data", str(tmp_path), "--nproc", bad])
+        assert result.exit_code == 2
+        assert result.stderr.strip() == f"error: --nproc: expected an integer from 1 to 64, found '{bad}'"
+    result = runner.invoke(app, ["demo", "--data", str(tmp_path / "missing"), "--precision", "fp16"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: precision: expected 'fp32', 'bf16' or 'auto', found 'fp16'"
+    if not bf16_available("cpu"):
+        result = runner.invoke(app, ["demo", "--data", str(tmp_path), "--precision", "bf16"])
+        assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+        assert result.stderr.startswith("error: precision 'bf16'")
+
+
+def test_tiny_demo_run_with_precision_auto(tmp_path):
+    import json
+
+    data = tmp_path / "mini"
+    data.mkdir()
+    for name, n in (("train", 8), ("valid", 4), ("test", 4)):
+        lines = [json.dumps({"text": f"the film is {'good' if i % 2 else 'bad'} .", "label": i % 2}) for i in range(n)]
+        (data / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "m.lstmkit"
+    result = runner.invoke(app, ["demo", "--data", str(data), "--epochs", "1", "--max-length", "4", "--output", str(out),
+                                 "--precision", "auto", "--nproc", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Epoch 1/1" in result.stdout and f"model saved to {out}" in result.stdout and out.is_file()

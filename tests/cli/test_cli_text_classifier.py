@@ -168,3 +168,70 @@ def test_evaluate_labels_unknown_to_the_model(trained, tmp_path):
 def test_bad_option_value(tmp_path):
     p = _write_csv(tmp_path / "t.csv", _rows(4, 0))
     _fails(["text", "train-classifier", str(p), "-o", str(tmp_path / "m.lstmkit"), "--level", "sentence"], "level must be one of")
+
+
+# ------------------------------------------------------------------------- --nproc / --precision
+@pytest.mark.parametrize("bad", ["0", "abc", "65"])
+def test_bad_nproc_is_one_line(tmp_path, bad):
+    p = _write_csv(tmp_path / "t.csv", _rows(4, 0))
+    _fails(["text", "train-classifier", str(p), "-o", str(tmp_path / "m.lstmkit"), "--nproc", bad],
+           f"--nproc: expected an integer from 1 to 64, found '{bad}'")
+    assert not (tmp_path / "m.lstmkit").exists()
+
+
+def test_bad_precision_is_one_line(tmp_path):
+    from lstmkit.train.precision import bf16_available
+
+    p = _write_csv(tmp_path / "t.csv", _rows(4, 0))
+    args = ["text", "train-classifier", str(p), "-o", str(tmp_path / "m.lstmkit")]
+    _fails([*args, "--precision", "fp16"], "precision: expected 'fp32', 'bf16' or 'auto', found 'fp16'")
+    if not bf16_available("cpu"):
+        _fails([*args, "--precision", "bf16", "--nproc", "2"], "precision 'bf16'", "no bfloat16 matrix units")
+
+
+def test_precision_auto_trains(tmp_path):
+    p = _write_csv(tmp_path / "t.csv", _rows(20, 0))
+    result = runner.invoke(app, ["text", "train-classifier", str(p), "-o", str(tmp_path / "m.lstmkit"), "--epochs", "1",
+                                 "--units", "4", "--embedding-dim", "4", "--precision", "auto", "--nproc", "1"])
+    assert result.exit_code == 0, result.output
+    assert "model saved to" in result.stdout and "processes" not in result.stdout
+
+
+def test_classify_an_empty_text_is_one_line(trained):
+    _, _, _, model = trained
+    _fails(["text", "classify", str(model), ""], "TEXT: the text is empty")
+    _fails(["text", "classify", str(model), "   "], "TEXT: the text is empty")
+
+
+def test_two_processes_train_the_one_process_model(tmp_path, shared_data):
+    """A real 2-process run (torchrun, gloo) on 40 reviews: rank 0 alone prints and saves, and the model
+    equals the 1-process one up to float rounding (same global batches)."""
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from lstmkit.tasks.text.classifier import TextClassifier
+
+    recs = [json.loads(line) for line in (shared_data / "movie_review_polarity" / "train.jsonl").read_text().splitlines()]
+    pos = [r for r in recs if r["label"] == 1][:20]
+    neg = [r for r in recs if r["label"] == 0][:20]
+    data = _write_jsonl(tmp_path / "reviews.jsonl", [r for pair in zip(pos, neg) for r in pair])
+    tiny = ["--epochs", "1", "--units", "4", "--embedding-dim", "4", "--max-length", "30", "--max-tokens", "300",
+            "--batch-size", "8"]
+    two = tmp_path / "two.lstmkit"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "TORCHELASTIC_RUN_ID")}
+    proc = subprocess.run([sys.executable, "-m", "lstmkit", "text", "train-classifier", str(data), "-o", str(two),
+                           "--nproc", "2", *tiny], capture_output=True, text=True, timeout=180,
+                          env={**env, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert out.count("model saved to") == 1 and "2 processes" in out and out.count("training on 40 texts") == 1
+    one = tmp_path / "one.lstmkit"
+    result = runner.invoke(app, ["text", "train-classifier", str(data), "-o", str(one), *tiny])
+    assert result.exit_code == 0, result.output
+    texts = [r["text"] for r in pos[:3] + neg[:3]]
+    np.testing.assert_allclose(TextClassifier.load(two).predict_proba(texts), TextClassifier.load(one).predict_proba(texts),
+                               atol=1e-5)

@@ -236,3 +236,93 @@ def test_float64_model_takes_any_float_input():
     out = m.predict(x.astype(np.float32))
     assert out.dtype == np.float32 and out.shape == (4, 1)
     assert m(torch.from_numpy(x)).dtype == torch.float64
+
+
+# ------------------------------------------------------------------------------ fit on the engine
+def test_fit_runs_on_the_training_engine():
+    """fit's loop is lstmkit.train's Trainer: its TrainResult comes back on the History."""
+    from lstmkit.train.engine import TrainResult
+
+    x, y = regression_data(20)
+    m = linear_model(metrics=["mae"])
+    h = m.fit(x, y, epochs=3, batch_size=8, verbose=0, validation_split=0.25)
+    r = h.train_result
+    assert isinstance(r, TrainResult) and m.history is h
+    assert r.steps == 3 * 2 and r.epochs_completed == 3 and r.stop_reason == "epochs" and r.precision == "fp32"
+    assert [e["epoch"] for e in r.history] == [1, 2, 3]
+    # the engine's per-epoch records are exactly what History holds
+    for key in ("loss", "mae", "val_loss", "val_mae"):
+        assert [e[key] for e in r.history] == h.history[key]
+    assert list(h.history) == ["loss", "mae", "val_loss", "val_mae"]  # Keras's order
+
+
+def test_fit_with_initial_epoch_and_stop_training_through_the_engine():
+    x, y = regression_data(16)
+    m = linear_model()
+    h = m.fit(x, y, epochs=4, initial_epoch=2, batch_size=8, verbose=0)
+    assert h.epoch == [2, 3] and h.train_result.steps == 4 and h.train_result.epochs_completed == 4
+
+    class StopAfterFirstBatch(LambdaCallback):
+        def on_train_batch_end(self, batch, logs=None):
+            assert isinstance(logs["loss"], float)
+            self.model.stop_training = True  # honoured at the epoch's end
+
+    h = m.fit(x, y, epochs=5, batch_size=4, verbose=0, callbacks=[StopAfterFirstBatch()])
+    assert h.epoch == [0] and h.train_result.steps == 4 and h.train_result.stop_reason == "hook"
+
+
+def test_fit_shuffle_is_reproducible_with_torch_manual_seed():
+    x, y = regression_data(40)
+
+    def weights_after(seed, shuffle=True):
+        torch.manual_seed(0)
+        m = linear_model()  # the same initial weights every time
+        torch.manual_seed(seed)
+        m.fit(x, y, epochs=2, batch_size=8, verbose=0, shuffle=shuffle)
+        return m.layers[0].kernel.detach().clone()
+
+    torch.testing.assert_close(weights_after(1), weights_after(1), rtol=0, atol=0)
+    assert not torch.equal(weights_after(1), weights_after(2))  # another seed, another order
+    torch.testing.assert_close(weights_after(1, False), weights_after(2, False), rtol=0, atol=0)
+
+
+def test_fit_precision_bf16_is_one_line_where_the_cpu_has_no_bf16_units():
+    from lstmkit.errors import LstmkitError
+    from lstmkit.train.precision import bf16_available
+
+    if bf16_available("cpu"):
+        pytest.skip("this CPU runs bf16 natively")
+    x, y = regression_data(8)
+    m = linear_model()
+    before = m.layers[0].kernel.detach().clone()
+    with pytest.raises(LstmkitError) as info:
+        m.fit(x, y, verbose=0, precision="bf16")
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith("precision 'bf16'") and "'fp32' or 'auto'" in msg
+    assert torch.equal(before, m.layers[0].kernel)  # refused before any step
+    with pytest.raises(LstmkitError, match=r"^precision: expected 'fp32', 'bf16' or 'auto', found 'fp16'$"):
+        m.fit(x, y, verbose=0, precision="fp16")
+
+
+def test_fit_precision_auto_trains():
+    from lstmkit.train.precision import resolve_precision
+
+    x, y = regression_data()
+    m = linear_model()
+    h = m.fit(x, y, epochs=20, batch_size=8, verbose=0, precision="auto")
+    assert h.train_result.precision == resolve_precision("auto")
+    assert h.history["loss"][-1] < 0.1
+
+
+def test_global_clipnorm_is_the_engines_and_lr_callbacks_persist():
+    x, y = regression_data()
+    m = linear_model(optimizer=SGD(learning_rate=0.1, global_clipnorm=1e-3))
+    before = m.state_dict()
+    before = {k: v.clone() for k, v in before.items()}
+    m.fit(x[:8], y[:8], batch_size=8, verbose=0)
+    step = torch.cat([(m.state_dict()[k] - v).flatten() for k, v in before.items()])
+    assert 0 < step.norm() <= 1e-4 + 1e-7  # lr 0.1 times a gradient of norm 1e-3
+    m = linear_model(optimizer=RMSprop(learning_rate=0.01))
+    m.fit(x, y, epochs=2, verbose=0, callbacks=[LearningRateScheduler(lambda epoch, lr: 0.01 * 0.5**epoch)])
+    m.fit(x, y, epochs=1, verbose=0)  # a later fit keeps the rate the callback set (Keras)
+    assert m.optimizer.learning_rate == pytest.approx(0.005)

@@ -16,9 +16,14 @@ import typer
 from typer.core import TyperGroup
 
 from lstmkit._version import __version__
+from lstmkit.cli._options import NprocOption, PrecisionOption, check_precision_option, launch_workers, main_echo
 from lstmkit.errors import LstmkitError
 
 EXIT_USER_ERROR = 2
+
+# ``--nproc`` as declared in cli/_options.py, parsed as text so that distributed.validate_nproc makes
+# any bad value ("abc", "0") one line and exit 2 (an int option would give click's multi-line usage error).
+NprocText = Annotated[str, typer.Option("--nproc", metavar="N", help=NprocOption.__metadata__[0].help)]
 
 
 def _one_line(message: object) -> str:
@@ -112,29 +117,43 @@ def demo(
         int,
         typer.Option(help="torch threads: 1 is robust on a small or busy CPU; 2 trains ~1.4x faster on an idle 2-core one."),
     ] = 1,
+    nproc: NprocText = "1",
+    precision: PrecisionOption = None,
 ) -> None:
     """Train the article's sentiment LSTM on movie reviews, report test accuracy, classify two sentences."""
     from lstmkit.tasks.text import sentiment
+    from lstmkit.train import distributed
+    from lstmkit.train.precision import resolve_precision
 
+    # Checked before any worker starts: a mistake stays one line and exit 2 with --nproc N too.
+    nproc = distributed.validate_nproc(nproc)
+    prec = check_precision_option(precision)
+    resolve_precision(prec, "cpu")
     data_dir = sentiment.resolve_data_dir(data)
-    typer.echo(f"data: {data_dir}")
-    result = sentiment.train_sentiment(
-        data_dir, epochs=epochs, max_length=max_length, output=output, seed=seed, threads=threads,
-        verbose=1, echo=typer.echo,
-    )
-    typer.echo("")
-    typer.echo(
-        f"test accuracy: {result.test_accuracy:.4f} ({result.test_correct}/{result.test_size} reviews), "
-        f"test loss {result.test_loss:.4f}"
-    )
-    typer.echo(
-        f"best epoch {result.best_epoch} of {result.epochs_run} run "
-        f"(validation accuracy {result.best_val_accuracy:.4f}); training took {result.train_seconds:.1f} s"
-    )
-    typer.echo(f"model saved to {result.output}")
-    typer.echo("")
-    for p in result.examples:
-        typer.echo(f"{p.label:>8}  (P(positive) = {p.positive:.3f})  {p.text}")
+    launch_workers(nproc)  # --nproc N > 1: the demo runs again in N workers; returns in the one that trains
+    distributed.init_from_env()  # in a worker: join the group now, so only rank 0 prints and saves
+    try:
+        echo = main_echo()
+        echo(f"data: {data_dir}" + (f" ({distributed.world_size()} processes)" if distributed.world_size() > 1 else ""))
+        result = sentiment.train_sentiment(
+            data_dir, epochs=epochs, max_length=max_length, output=output, seed=seed, threads=threads,
+            verbose=1, echo=echo, precision=prec,
+        )
+        echo("")
+        echo(
+            f"test accuracy: {result.test_accuracy:.4f} ({result.test_correct}/{result.test_size} reviews), "
+            f"test loss {result.test_loss:.4f}"
+        )
+        echo(
+            f"best epoch {result.best_epoch} of {result.epochs_run} run "
+            f"(validation accuracy {result.best_val_accuracy:.4f}); training took {result.train_seconds:.1f} s"
+        )
+        echo(f"model saved to {result.output}")
+        echo("")
+        for p in result.examples:
+            echo(f"{p.label:>8}  (P(positive) = {p.positive:.3f})  {p.text}")
+    finally:
+        distributed.shutdown()
 
 
 # `lstmkit text ...`: each module registers its commands on the shared sub-app.
@@ -165,9 +184,16 @@ forecast_app = typer.Typer(
 forecast.register(forecast_app)
 app.add_typer(forecast_app, name="forecast")
 
-# `lstmkit bench ...`: benchmarks of the article's claims (each module registers its commands in cli/bench.py).
-from lstmkit.cli.bench import bench_app  # noqa: E402
+# `lstmkit bench ...`: benchmarks of the article's claims; each module registers its commands on the sub-app.
+from lstmkit.cli import bench, bench_scaling  # noqa: E402
 
+bench_app = typer.Typer(
+    name="bench",
+    help="Benchmarks: long-range memory (adding, copy), gradient flow, very long sequences.",
+    no_args_is_help=True,
+)
+bench.register(bench_app)
+bench_scaling.register(bench_app)
 app.add_typer(bench_app, name="bench")
 
 # `lstmkit inspect MODEL INPUT --out DIR`: gate inspection of any LSTM model (a root command).

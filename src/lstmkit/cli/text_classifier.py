@@ -1,7 +1,8 @@
 """``lstmkit text train-classifier | classify | evaluate``: thin commands over :mod:`lstmkit.tasks.text.classifier`.
 
 Every user mistake is an :class:`~lstmkit.errors.LstmkitError`, which the root group turns into one
-line ``error: ...`` and exit code 2.
+line ``error: ...`` and exit code 2. ``train-classifier --nproc N`` trains in N torchrun processes
+(:mod:`lstmkit.cli._options`); rank 0 alone prints and saves the model.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from lstmkit.cli._options import NprocOption, PrecisionOption, check_precision_option, launch_workers, main_echo
 from lstmkit.errors import DataError, InputValueError
+
+
+# ``--nproc`` as declared in cli/_options.py, parsed as text: distributed.validate_nproc then turns any
+# bad value ("abc", "0") into one line and exit 2 (an int option would give click's multi-line usage error).
+NprocText = Annotated[str, typer.Option("--nproc", metavar="N", help=NprocOption.__metadata__[0].help)]
 
 
 def _fmt(label: Any) -> str:
@@ -42,31 +49,49 @@ def register(text_app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
         threads: Annotated[int, typer.Option(help="torch threads (1 is robust on a small or busy CPU).")] = 1,
         encoding: Annotated[str, typer.Option(help="Text encoding of the data files.")] = "utf-8",
+        nproc: NprocText = "1",
+        precision: PrecisionOption = None,
     ) -> None:
         """Train an LSTM text classifier on labelled texts and save it as one model file."""
         from rich.console import Console
 
-        from lstmkit.util.checks import prepare_output
         from lstmkit.tasks.text.classifier import TextClassifier, read_dataset
+        from lstmkit.train import distributed
+        from lstmkit.train.precision import resolve_precision
+        from lstmkit.util.checks import prepare_output
 
+        # Checked before any worker starts, so a mistake is one line and exit 2 even with --nproc N
+        # (a failing torchrun worker would come back wrapped in torchrun's own report).
+        nproc = distributed.validate_nproc(nproc)
+        prec = check_precision_option(precision)
+        resolve_precision(prec, "cpu")  # bf16 without bf16 units: one line, before any work
         out = prepare_output(output)  # fail before training when the output cannot be written
         train = read_dataset(data, text_field, label_field, encoding=encoding)
         val = read_dataset(valid, text_field, label_field, encoding=encoding) if valid is not None else None
         clf = TextClassifier(
             units=units, embedding_dim=embedding_dim, max_tokens=max_tokens, max_length=max_length,
             bidirectional=bidirectional, attention=attention, pooling=pooling, pretrain_epochs=pretrain_epochs, epochs=epochs, batch_size=batch_size, level=level,
-            seed=seed, threads=threads, verbose=0,
+            seed=seed, threads=threads, precision=prec, verbose=0,
         )
-        console = Console()
-        console.print(f"training on {len(train)} texts from {data}, {len(set(train.labels))} classes"
-                      + (f"; validating on {len(val)} from {valid}" if val is not None else ""))
-        clf.fit(train.texts, train.labels, valid=(val.texts, val.labels) if val is not None else None)
-        clf.save(out)
-        console.print(f"labels: {', '.join(map(_fmt, clf.classes_))}")
-        console.print(f"train accuracy: {clf.score(train.texts, train.labels):.4f}")
-        if val is not None:
-            console.print(f"valid accuracy: {clf.score(val.texts, val.labels):.4f} (best epoch {clf.best_epoch_})")
-        console.print(f"trained in {clf.fit_seconds_:.1f} s; model saved to {out}")
+        clf.check_params()  # every hyper-parameter, before workers start
+        launch_workers(nproc)  # --nproc N > 1: runs again in N workers; returns in the one that trains
+        distributed.init_from_env()  # in a worker: join the group now, so only rank 0 prints and saves
+        try:
+            console = Console()
+            say = main_echo(console.print)
+            say(f"training on {len(train)} texts from {data}, {len(set(train.labels))} classes"
+                + (f"; validating on {len(val)} from {valid}" if val is not None else "")
+                + (f"; {distributed.world_size()} processes" if distributed.world_size() > 1 else ""))
+            clf.fit(train.texts, train.labels, valid=(val.texts, val.labels) if val is not None else None)
+            if distributed.is_main():
+                clf.save(out)
+                say(f"labels: {', '.join(map(_fmt, clf.classes_))}")
+                say(f"train accuracy: {clf.score(train.texts, train.labels):.4f}")
+                if val is not None:
+                    say(f"valid accuracy: {clf.score(val.texts, val.labels):.4f} (best epoch {clf.best_epoch_})")
+                say(f"trained in {clf.fit_seconds_:.1f} s; model saved to {out}")
+        finally:
+            distributed.shutdown()
 
     @text_app.command("classify")
     def classify(
@@ -83,6 +108,8 @@ def register(text_app: typer.Typer) -> None:
 
         if (text is None) == (file is None):
             raise InputValueError("give either a TEXT argument or --file FILE (one text per line), not both or neither")
+        if text is not None and not text.strip():
+            raise InputValueError("TEXT: the text is empty; give a text to classify, or --file FILE (one text per line)")
         clf = TextClassifier.load(model)
         if file is not None:
             from lstmkit.data.readers import read_text

@@ -40,12 +40,17 @@ class Callback:
 
 
 class History(Callback):
-    """Records each epoch's logs: ``history.history["loss"]``, ``["val_accuracy"]`` ... (lists, one value per epoch)."""
+    """Records each epoch's logs: ``history.history["loss"]``, ``["val_accuracy"]`` ... (lists, one value per epoch).
+
+    After ``fit``, ``train_result`` is the training engine's :class:`lstmkit.train.TrainResult` of the
+    run (steps, stop reason, precision used, per-epoch records).
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
+        self.train_result: Any = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.history = {}
@@ -141,6 +146,8 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Save the model (with :meth:`Model.save`) after each epoch, or only when ``monitor`` improves.
 
+    In a multi-process ``fit`` (torchrun) only rank 0 writes the file.
+
     Args:
         filepath: a path, may use ``{epoch}`` and log keys, e.g. ``"model-{epoch:02d}-{val_loss:.2f}.lstmkit"``.
         monitor / mode: as in :class:`EarlyStopping`.
@@ -168,6 +175,10 @@ class ModelCheckpoint(Callback):
             if not self.better(current, self.best):
                 return
             self.best = current
+        from lstmkit.train.distributed import is_main
+
+        if not is_main():
+            return
         self.model.save(path)
         if self.verbose:
             print(f"Epoch {epoch + 1}: saved model to {path}")

@@ -148,8 +148,11 @@ class Model(torch.nn.Module):
     # ------------------------------------------------------------------ training API (see training.py)
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = 32, epochs: int = 1, verbose: int = 1,
             callbacks: list | None = None, validation_split: float = 0.0, validation_data: Any = None,
-            shuffle: bool = True, initial_epoch: int = 0):
+            shuffle: bool = True, initial_epoch: int = 0, precision: str = "fp32"):
         """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`~lstmkit.models.callbacks.History`.
+
+        The loop is the training engine's (:class:`lstmkit.train.Trainer`); its
+        :class:`~lstmkit.train.TrainResult` is kept as ``history.train_result``.
 
         Args:
             x, y: arrays (numpy, torch or lists) with the same number of samples.
@@ -159,13 +162,17 @@ class Model(torch.nn.Module):
             callbacks: e.g. ``[EarlyStopping(patience=2)]``.
             validation_split: fraction of the samples, taken from the end before shuffling, to validate on.
             validation_data: ``(x_val, y_val)``, used instead of ``validation_split``.
-            shuffle: shuffle the training samples each epoch.
+            shuffle: shuffle the training samples each epoch (the order is drawn from torch's global
+                generator once per ``fit``, so ``torch.manual_seed`` makes it reproducible).
+            initial_epoch: the epoch to start counting from (to continue an earlier ``fit``).
+            precision: ``"fp32"`` (default), ``"bf16"`` (bfloat16 autocast; a one-line ConfigError on a
+                machine without bf16 units) or ``"auto"`` (bf16 only where it is faster and as accurate).
         """
         from lstmkit.models.training import fit
 
         return fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
                    validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
-                   initial_epoch=initial_epoch)
+                   initial_epoch=initial_epoch, precision=precision)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = 32, verbose: int = 1,
                  return_dict: bool = False):

@@ -70,8 +70,15 @@ class Optimizer:
         self.torch_optimizer = self.torch_class(list(params), lr=self._learning_rate, **self.torch_kwargs())
         return self.torch_optimizer
 
-    def clip_gradients(self, params: list[torch.nn.Parameter]) -> None:
-        if self.clipnorm is None and self.clipvalue is None and self.global_clipnorm is None:
+    def clip_gradients(self, params: list[torch.nn.Parameter], global_norm: bool = True) -> None:
+        """Clip the gradients of ``params`` in place: ``clipvalue``, then ``clipnorm``, then ``global_clipnorm``.
+
+        ``global_norm=False`` leaves out ``global_clipnorm``: ``Model.fit`` hands that one to the
+        training engine (its ``clip_norm``) and calls this, just before each update, for the per-weight
+        clipping the engine has no option for.
+        """
+        use_global = global_norm and self.global_clipnorm is not None
+        if self.clipnorm is None and self.clipvalue is None and not use_global:
             return
         grads = [p.grad for p in params if p.grad is not None]
         if self.clipvalue is not None:
@@ -80,7 +87,7 @@ class Optimizer:
         if self.clipnorm is not None:
             for g in grads:  # no host sync: scale by min(1, clipnorm / norm)
                 g.mul_(torch.clamp(self.clipnorm / (g.norm() + 1e-6), max=1.0))
-        if self.global_clipnorm is not None:
+        if use_global:
             torch.nn.utils.clip_grad_norm_(params, self.global_clipnorm)
 
     def get_config(self) -> dict[str, Any]:

@@ -1,15 +1,18 @@
-"""The loops behind ``Model.fit``, ``evaluate`` and ``predict``.
+"""``Model.fit`` on the training engine, and the loops behind ``evaluate`` and ``predict``.
 
-Everything that can be checked is checked once on the whole arrays before the first batch (shapes,
-dtypes, token ids, labels against the loss, NaN/inf, lengths). The per-batch loop then only indexes,
-runs the model, steps the optimizer and accumulates loss and metrics on-device; it reads them back
-(a host sync) only when the progress bar redraws (at most ten times a second) and once per epoch.
+``fit`` has no loop of its own: it checks everything once on the whole arrays before the first batch
+(shapes, dtypes, token ids, labels against the loss, NaN/inf, lengths), then hands a step function,
+a :class:`~lstmkit.train.TensorBatches`, the validation set and the Keras callbacks (as engine
+hooks) to :class:`lstmkit.train.Trainer`, which runs the epochs, keeps loss and metrics on-device,
+and reads them back (a host sync) only when the progress bar redraws (at most ten times a second)
+and once per epoch. The engine's :class:`~lstmkit.train.TrainResult` is kept as
+``history.train_result``. ``evaluate`` and ``predict`` are plain batched forward passes.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -18,7 +21,13 @@ from lstmkit.errors import ConfigError, DataError
 from lstmkit.layers.activations import get_activation
 from lstmkit.models.callbacks import Callback, History
 from lstmkit.models.data import as_tensor, check_same_length
+from lstmkit.models.metrics import AUC, Metric
 from lstmkit.models.progress import ProgressReporter, format_logs
+from lstmkit.train import distributed as dist
+from lstmkit.train.batches import TensorBatches
+from lstmkit.train.engine import Hooks, StepOutput, Trainer, TrainState
+from lstmkit.train.precision import check_precision, resolve_precision
+from lstmkit.train.schedules import Schedule
 
 if TYPE_CHECKING:  # pragma: no cover
     from lstmkit.models.model import Model
@@ -125,9 +134,161 @@ def _slices(n: int, batch_size: int) -> list[slice]:
     return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
 
 
+class _LiveRate(Schedule):
+    """The engine's schedule for ``fit``: the optimizer's live learning rate, read before every step.
+
+    Keras's learning-rate callbacks (``LearningRateScheduler``, ``ReduceLROnPlateau``) and any code
+    that sets ``model.optimizer.learning_rate`` change the rate between steps; the engine re-applies
+    whatever the optimizer holds, so those changes stand (and persist into the next ``fit``, as in Keras).
+    """
+
+    name = "keras_live_rate"
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        super().__init__()
+        self.optimizer = optimizer
+
+    def lr(self, step: int, elapsed: float = 0.0) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+
+class _FitStep:
+    """The step function ``fit`` hands the engine: loss (from logits when the model allows) and metrics.
+
+    Metrics that are means of per-sample values (accuracy, mae, mse: any :class:`Metric` that keeps
+    the base ``update``) go to the engine as batch means weighted by the batch size, so the engine
+    averages them exactly over the epoch (and over processes, in a multi-process run) with the loss.
+    Others (``auc``, or a custom ``update``) keep their own state, updated here and read at epoch end
+    (in a multi-process run ``auc`` gathers every process's scores; a custom one is rank 0's shard's).
+    """
+
+    def __init__(self, step: _Step) -> None:
+        self.step = step
+        self.means = [m for m in step.metrics if getattr(type(m).update, "__func__", type(m).update) is Metric.update]
+        self.stateful = [m for m in step.metrics if m not in self.means]
+        self.any_metric = bool(step.metrics)
+
+    def __call__(self, model: Any, batch: tuple[torch.Tensor, torch.Tensor], carry: Any) -> StepOutput:
+        xb, yb = batch
+        step = self.step
+        out, is_logits = step.outputs(xb)
+        if out.dtype in (torch.bfloat16, torch.float16):  # bf16 autocast: the loss is computed in float32
+            out = out.float()
+        loss = step.loss_value(yb, out, is_logits)
+        metrics = None
+        if self.any_metric:
+            with torch.no_grad():
+                probs = step.activation(out.detach()) if is_logits else out.detach()
+                metrics = {m.name: m.values(yb, probs).float().mean() for m in self.means}
+                for m in self.stateful:
+                    m.update(yb, probs)
+        return StepOutput(loss, xb.shape[0], None, metrics)
+
+
+class _KerasHooks(Hooks):
+    """Keras callbacks (and ``History``, and the per-epoch lines of ``verbose=2``) on the engine's hooks.
+
+    Order at an epoch's end, as in Keras: the epoch's logs (``loss``, metrics, ``val_*``) go to the
+    user's callbacks, then to ``History``, then the progress line is printed; ``model.stop_training``
+    (set by any callback) ends the run after this epoch. In a multi-process run every process gets
+    rank 0's logs and the processes agree on stopping, so callbacks take the same decisions everywhere.
+    """
+
+    def __init__(self, model: "Model", callbacks: list[Callback], fit_step: _FitStep,
+                 reporter: ProgressReporter | None, metric_names: list[str]) -> None:
+        self.model = model
+        self.callbacks = callbacks
+        self.fit_step = fit_step
+        self.reporter = reporter
+        self.metric_names = metric_names
+
+    def on_train_begin(self, state: TrainState) -> None:
+        for cb in self.callbacks:
+            cb.on_train_begin({})
+
+    def on_epoch_begin(self, state: TrainState) -> None:
+        self.fit_step.step.reset()
+        if self.reporter is not None:
+            self.reporter.epoch_begin(state.epoch)
+        for cb in self.callbacks:
+            cb.on_epoch_begin(state.epoch, {})
+
+    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> bool:
+        for m in self.fit_step.stateful:
+            if state.world_size > 1 and isinstance(m, AUC):  # exact over all processes' scores
+                parts = dist.gather_objects((m._scores, m._labels))
+                if parts is not None:
+                    m._scores = [t for scores, _ in parts for t in scores]
+                    m._labels = [t for _, labels in parts for t in labels]
+            logs[m.name] = m.result()  # another stateful metric: rank 0's shard (its logs are broadcast)
+        ordered = {k: logs[k] for k in ("loss", *self.metric_names) if k in logs}
+        ordered.update((k, v) for k, v in logs.items() if k not in ordered)
+        if state.world_size > 1:
+            ordered = dist.broadcast_object(ordered)
+        logs.clear()
+        logs.update(ordered)  # the engine's own dict: its history and bar see what the callbacks add
+        for cb in self.callbacks:
+            cb.on_epoch_end(state.epoch, logs)
+        if self.reporter is not None:
+            self.reporter.epoch_end(state.epoch, logs)
+        stop = bool(self.model.stop_training)
+        if state.world_size > 1:
+            stop = dist.any_flag(stop, _model_device(self.model))
+            self.model.stop_training = stop
+        return stop
+
+    def on_train_end(self, state: TrainState) -> None:
+        for cb in self.callbacks:
+            cb.on_train_end({})
+
+
+class _BatchHooks(Hooks):
+    """``on_train_batch_begin/end`` of the callbacks that define them (only then: each reads the loss, a host sync)."""
+
+    def __init__(self, callbacks: list[Callback]) -> None:
+        self.callbacks = callbacks
+
+    def on_step_begin(self, state: TrainState) -> None:
+        for cb in self.callbacks:
+            cb.on_train_batch_begin(state.batch, {})
+
+    def on_step(self, state: TrainState) -> None:
+        loss = state.loss
+        logs = {"loss": float(loss) if loss is not None else float("nan")}
+        for cb in self.callbacks:
+            cb.on_train_batch_end(state.batch - 1, logs)
+
+
+def _clip_hook(opt: Any, params: list[torch.nn.Parameter]) -> Callable[..., None]:
+    def hook(optimizer: Any, args: Any, kwargs: Any) -> None:
+        opt.clip_gradients(params, global_norm=False)
+    return hook
+
+
 def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1, verbose: Any = 1,
         callbacks: list | None = None, validation_split: float = 0.0, validation_data: Any = None,
-        shuffle: bool = True, initial_epoch: int = 0) -> History:
+        shuffle: bool = True, initial_epoch: int = 0, precision: Any = "fp32") -> History:
+    """``Model.fit``: checks everything once, then hands the loop to :class:`lstmkit.train.Trainer`.
+
+    The engine gets a step function (:class:`_FitStep`), a :class:`~lstmkit.train.TensorBatches`
+    over the checked arrays, the validation set as its ``evaluate`` function, and the callbacks as
+    :class:`~lstmkit.train.Hooks`. Shuffling comes from ``TensorBatches(seed=...)``, the seed drawn
+    once per ``fit`` from torch's global generator, so ``torch.manual_seed(s)`` makes ``fit``
+    reproducible (in a multi-process run rank 0's seed is used everywhere).
+
+    Gradient clipping keeps the optimizer's Keras semantics: ``global_clipnorm`` is the engine's
+    ``clip_norm`` (the norm of all gradients together, clipped after the multi-process all-reduce);
+    ``clipnorm`` (each weight's gradient norm on its own) and ``clipvalue`` (each element) cannot be
+    said as one global norm, so the optimizer's own :meth:`~lstmkit.models.optimizers.Optimizer.clip_gradients`
+    runs as a step pre-hook of the torch optimizer: after the engine's backward and all-reduce, just
+    before the update. (Keras allows only one of the three; given several, the global norm comes first.)
+
+    ``precision``: ``"fp32"`` (default), ``"bf16"`` (autocast; a one-line ConfigError where the
+    machine has no bf16 units) or ``"auto"`` (:mod:`lstmkit.train.precision`). Run under ``torchrun``
+    (``WORLD_SIZE > 1``), the engine trains data-parallel: each process takes its shard of every batch,
+    gradients are all-reduced, rank 0's weights are broadcast at the start and only rank 0 validates
+    and prints; every process must build the same model (seed it) and call ``fit`` with the same data.
+    """
     _require_compiled(model, "fit")
     batch_size = _check_batch_size(batch_size)
     verbose = _check_verbose(verbose)
@@ -137,6 +298,7 @@ def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1
         raise ConfigError(f"initial_epoch: expected an integer in [0, epochs), found {initial_epoch!r}")
     if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or not 0.0 <= validation_split < 1.0:
         raise ConfigError(f"validation_split: expected a float in [0, 1), found {validation_split!r}")
+    precision = check_precision(precision)
     callbacks = list(callbacks or [])
     for cb in callbacks:
         if not isinstance(cb, Callback):
@@ -161,9 +323,7 @@ def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1
         xt, yt = xt[:split], yt[:split]
 
     device = _model_device(model)
-    on_cpu = device.type == "cpu"
-    if on_cpu:
-        xt, yt = xt.contiguous(), yt.contiguous()
+    resolve_precision(precision, device)  # bf16 where it cannot run: one line, before any work
     n = xt.shape[0]
     steps = math.ceil(n / batch_size)
 
@@ -173,63 +333,46 @@ def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1
     torch_opt = opt.torch_optimizer
     params = [p for group in torch_opt.param_groups for p in group["params"]]
 
+    dist.init_from_env()  # under torchrun: join the group now, so every process shuffles with rank 0's seed
+    seed = dist.broadcast_object(int(torch.randint(2**62, (1,))))
+    batches = TensorBatches(xt, yt, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                            device=None if device.type == "cpu" else device)
+
     history = History()
     all_callbacks = [*callbacks, history]  # History last: it records what other callbacks add to the logs
-    run_params = {"epochs": epochs, "steps": steps, "verbose": verbose}
     for cb in all_callbacks:
         cb.set_model(model)
-        cb.set_params(run_params)
-    step = _Step(model, output_shape)
-    reporter = ProgressReporter(verbose, epochs, steps)
+        cb.set_params({"epochs": epochs, "steps": steps, "verbose": verbose})
+    fit_step = _FitStep(_Step(model, output_shape))
+    reporter = ProgressReporter(verbose if dist.is_main() else 0, epochs, steps)
+    bar = reporter.verbose == 1  # a terminal: the engine draws the bar; otherwise our hook prints the lines
+    hooks: list[Hooks] = [_KerasHooks(model, all_callbacks, fit_step, None if bar else reporter,
+                                      [m.name for m in fit_step.step.metrics])]
+    batch_callbacks = [cb for cb in callbacks if type(cb).on_train_batch_end is not Callback.on_train_batch_end
+                       or type(cb).on_train_batch_begin is not Callback.on_train_batch_begin]
+    if batch_callbacks:
+        hooks.append(_BatchHooks(batch_callbacks))
+    evaluate_fn = None
+    if x_val is not None:
+        def evaluate_fn(m: Any) -> dict[str, float]:
+            return _evaluate_tensors(model, x_val, y_val, batch_size, output_shape, prefix="val_")
+
     model.stop_training = False
     model.history = history
-    batch_hooks = [cb for cb in callbacks if type(cb).on_train_batch_end is not Callback.on_train_batch_end
-                   or type(cb).on_train_batch_begin is not Callback.on_train_batch_begin]
-
-    for cb in all_callbacks:
-        cb.on_train_begin({})
+    handle = None
+    if opt.clipnorm is not None or opt.clipvalue is not None:
+        handle = torch_opt.register_step_pre_hook(_clip_hook(opt, params))
     try:
-        for epoch in range(initial_epoch, epochs):
-            for cb in all_callbacks:
-                cb.on_epoch_begin(epoch, {})
-            model.train()
-            step.reset()
-            acc = _Accumulator(device)
-            reporter.epoch_begin(epoch)
-            order = torch.randperm(n) if shuffle else None
-            for i, sl in enumerate(_slices(n, batch_size)):
-                if order is None:
-                    xb, yb = xt[sl], yt[sl]
-                else:
-                    idx = order[sl]
-                    xb, yb = xt.index_select(0, idx), yt.index_select(0, idx)
-                if not on_cpu:
-                    xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-                for cb in batch_hooks:
-                    cb.on_train_batch_begin(i, {})
-                out, is_logits = step.outputs(xb)
-                loss = step.loss_value(yb, out, is_logits)
-                torch_opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.clip_gradients(params)
-                torch_opt.step()
-                acc.add(loss, xb.shape[0])
-                step.update_metrics(yb, out, is_logits)
-                for cb in batch_hooks:
-                    cb.on_train_batch_end(i, {"loss": float(loss.detach())})
-                reporter.batch_end(i, lambda: _logs(acc, step))
-            logs = _logs(acc, step)  # a diverged loss shows as nan/inf, as in Keras
-            if x_val is not None:
-                logs.update(_evaluate_tensors(model, x_val, y_val, batch_size, output_shape, prefix="val_"))
-            reporter.epoch_end(epoch, logs)
-            for cb in all_callbacks:
-                cb.on_epoch_end(epoch, logs)
-            if model.stop_training:
-                break
+        result = Trainer(
+            model, torch_opt, fit_step, batches, evaluate=evaluate_fn, hooks=hooks,
+            epochs=epochs, initial_epoch=initial_epoch, precision=precision, clip_norm=opt.global_clipnorm,
+            schedule=_LiveRate(torch_opt), verbose=1 if bar else 0, handle_sigint=False,
+        ).fit()
     finally:
+        if handle is not None:
+            handle.remove()
         reporter.close()
-    for cb in all_callbacks:
-        cb.on_train_end({})
+    history.train_result = result
     return history
 
 

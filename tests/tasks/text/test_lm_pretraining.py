@@ -54,3 +54,35 @@ def test_classifier_fits_after_pretraining(bidirectional):
     assert len(clf.pretrain_losses_) == 2
     assert clf.score(texts, labels) == 1.0
     assert clf.get_params()["pretrain_epochs"] == 2
+
+
+def test_pretraining_runs_on_the_engine_with_clip_norm_and_precision():
+    from lstmkit.train.precision import bf16_available
+
+    def run(**kw):
+        torch.manual_seed(0)
+        emb = torch.nn.Parameter(torch.randn(12, 8) * 0.1)
+        rnn = LSTM(8, 8, batch_first=True)
+        return pretrain_encoder(emb, [(rnn, False)], _cyclic_documents(12), epochs=2, batch_size=4, bptt=10,
+                                learning_rate=1e-2, dropout=0.0, **kw)
+
+    # clip is the old name of clip_norm: the same run either way; 0 or None switches clipping off
+    assert run(clip=0.05) == run(clip_norm=0.05)
+    assert run(clip_norm=0) == run(clip_norm=None) != run(clip_norm=0.05)
+    assert len(run(precision="auto")) == 2
+    with pytest.raises(ConfigError, match="given twice"):
+        run(clip=1.0, clip_norm=1.0)
+    with pytest.raises(ConfigError, match="pretrain clip_norm: expected a positive number"):
+        run(clip_norm=-1.0)
+    if not bf16_available("cpu"):
+        with pytest.raises(ConfigError, match=r"^precision 'bf16'"):
+            run(precision="bf16")
+
+
+def test_pretraining_echoes_one_line_per_epoch():
+    lines = []
+    emb = torch.nn.Parameter(torch.randn(12, 4) * 0.1)
+    pretrain_encoder(emb, [(LSTM(4, 4, batch_first=True), False)], _cyclic_documents(12), epochs=2, batch_size=4,
+                     bptt=10, echo=lines.append)
+    assert [line.split(":")[0] for line in lines] == ["pre-training epoch 1/2", "pre-training epoch 2/2"]
+    assert all("nats/token" in line for line in lines)

@@ -180,3 +180,16 @@ def test_classifier_rejects_non_text_items_with_a_clear_error():
     for call in (clf.predict, clf.predict_proba):
         with pytest.raises(InputValueError, match="found int at index 1"):
             call(["good", 123])
+
+
+def test_training_goes_through_the_engine_with_its_precision(synthetic_dir):
+    from lstmkit.train import TrainResult
+    from lstmkit.train.precision import bf16_available, resolve_precision
+
+    res = train_sentiment(synthetic_dir, epochs=2, output=None, precision="auto", **SMALL)
+    result = res.model.history.train_result
+    assert isinstance(result, TrainResult) and result.precision == resolve_precision("auto")
+    assert result.epochs_completed == res.epochs_run and [e["loss"] for e in result.history] == res.history["loss"]
+    if not bf16_available("cpu"):
+        with pytest.raises(ConfigError, match=r"^precision 'bf16': this CPU has no bfloat16 matrix units"):
+            train_sentiment(synthetic_dir / "not-read", output=None, precision="bf16", **SMALL)  # before reading data

@@ -171,3 +171,52 @@ def test_pooling_builds_its_layer_and_ignores_padding(pooling, layer):
     assert [type(l).__name__ for l in clf.model_.layers][2] == layer
     alone = clf.predict_proba(["great"])
     np.testing.assert_allclose(alone[0], clf.predict_proba(["great", " ".join(["the"] * 30)])[0], atol=1e-6)
+
+
+def test_fit_goes_through_the_engine_with_its_precision():
+    from lstmkit.train import TrainResult
+    from lstmkit.train.precision import resolve_precision
+
+    texts, ys = make_texts(20)
+    clf = small(epochs=2, precision="auto").fit(texts, ys, valid=make_texts(8, seed=1))
+    result = clf.model_.history.train_result
+    assert isinstance(result, TrainResult) and result.steps == 2 * 3 and result.precision == resolve_precision("auto")
+    assert [e["val_accuracy"] for e in result.history] == clf.history_["val_accuracy"]
+    assert clf.get_params()["precision"] == "auto"
+
+
+def test_precision_bf16_without_bf16_units_fails_before_any_work():
+    from lstmkit.train.precision import bf16_available
+
+    if bf16_available("cpu"):
+        pytest.skip("this CPU runs bf16 natively")
+    clf = small(precision="bf16")
+    with pytest.raises(ConfigError, match=r"^precision 'bf16': this CPU has no bfloat16 matrix units") as info:
+        clf.fit(*make_texts(10))
+    assert "\n" not in str(info.value) and clf.model_ is None
+    with pytest.raises(ConfigError, match="precision: expected 'fp32', 'bf16' or 'auto', found 'half'"):
+        small(precision="half").fit(*make_texts(10))
+
+
+def test_clip_norm_is_the_one_spelling_and_global_clipnorm_its_alias(tmp_path):
+    clf = small(global_clipnorm=0.5)
+    assert clf.clip_norm == 0.5 and clf.global_clipnorm == 0.5
+    assert "clip_norm" in clf.get_params() and "global_clipnorm" not in clf.get_params()
+    clf.set_params(global_clipnorm=2.0)
+    assert clf.clip_norm == 2.0
+    assert small(clip_norm=1.0).clip_norm == 1.0
+    with pytest.raises(ConfigError, match="clip_norm: given twice"):
+        small(clip_norm=1.0, global_clipnorm=2.0)
+    with pytest.raises(ConfigError, match="clip_norm must be None or a number > 0; found -1"):
+        small(clip_norm=-1).fit(["a", "b"], [0, 1])
+    # a file written before the rename (params hold global_clipnorm) loads with it as clip_norm
+    fitted = small(clip_norm=0.25, epochs=1).fit(*make_texts(10))
+    assert fitted.model_.optimizer.global_clipnorm == 0.25
+    pre = fitted.preprocessing()
+    params = dict(pre["params"])
+    params["global_clipnorm"] = params.pop("clip_norm")
+    params.pop("precision")
+    fitted.model_.preprocessing = {**pre, "params": params}
+    fitted.model_.save(tmp_path / "old.lstmkit")
+    again = TextClassifier.load(tmp_path / "old.lstmkit")
+    assert again.clip_norm == 0.25 and again.precision == "fp32"

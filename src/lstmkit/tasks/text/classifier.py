@@ -109,15 +109,24 @@ class TextClassifier(ParamsMixin):
     ``max_tokens`` (vocabulary size, reserved ids included), ``max_length`` (tokens kept per text),
     ``bidirectional``, ``pooling`` (``"last"``, ``"mean"``, ``"max"`` or ``"attention"``: what the classifier
     reads from the recurrent layer's outputs), ``attention`` (True: the same as ``pooling="attention"``),
-    ``attention_units``, ``dropout`` (a Dropout layer before the classifier), ``learning_rate`` (Adam), ``global_clipnorm``
-    (None, or the norm all gradients together are clipped to), ``cell`` (``"lstm"``, ``"gru"`` or ``"simple_rnn"``, for baselines), ``epochs``,
+    ``attention_units``, ``dropout`` (a Dropout layer before the classifier), ``learning_rate`` (Adam), ``clip_norm``
+    (None, or the norm all gradients together are clipped to; ``global_clipnorm`` is its old name, still accepted),
+    ``cell`` (``"lstm"``, ``"gru"`` or ``"simple_rnn"``, for baselines), ``epochs``,
     ``batch_size``, ``patience`` (early stopping on validation accuracy, when ``valid`` is given),
     ``pretrain_epochs`` (0: none; N: first train the embedding and recurrent layer as a language model
     on the training texts for N epochs, see :mod:`lstmkit.tasks.text.lm_pretraining`, then fine-tune),
     ``level`` (``"word"`` or ``"char"``), ``truncation`` (``"pre"`` keeps a long text's *last* tokens),
     ``standardize``, ``seed``, ``threads`` (torch threads while fitting / predicting; ``None`` leaves
-    torch's setting), ``verbose``.
+    torch's setting), ``precision`` (``"fp32"``, ``"bf16"`` or ``"auto"``: the training engine's
+    precision; ``bf16`` where the CPU has no bf16 units is a ConfigError before any work), ``verbose``.
+
+    Training runs through the engine (:class:`lstmkit.train.Trainer`, via ``Model.fit`` and, with
+    ``pretrain_epochs``, :func:`~lstmkit.tasks.text.lm_pretraining.pretrain_encoder`); under
+    ``torchrun`` it is data-parallel (every process fits the same seeded model on the same texts).
     """
+
+    #: Old spellings of hyper-parameters, accepted by ``__init__``, ``set_params`` and files that hold them.
+    _ALIASES = {"global_clipnorm": "clip_norm"}
 
     def __init__(
         self,
@@ -138,13 +147,21 @@ class TextClassifier(ParamsMixin):
         pooling: str = "last",
         dropout: float = 0.0,
         learning_rate: float = 0.001,
-        global_clipnorm: float | None = None,
+        clip_norm: float | None = None,
         patience: int = 3,
         pretrain_epochs: int = 0,
         standardize: str | None = "lower_and_strip_punctuation",
         threads: int | None = 1,
+        precision: str = "fp32",
         verbose: int = 0,
+        global_clipnorm: float | None = None,
     ) -> None:
+        self._clip_name = "clip_norm"
+        if global_clipnorm is not None:
+            if clip_norm is not None and clip_norm != global_clipnorm:
+                raise ConfigError(f"clip_norm: given twice, as clip_norm={clip_norm!r} and as its old name "
+                                  f"global_clipnorm={global_clipnorm!r}; give clip_norm only")
+            clip_norm, self._clip_name = global_clipnorm, "global_clipnorm"
         self.units = units
         self.embedding_dim = embedding_dim
         self.max_tokens = max_tokens
@@ -161,11 +178,12 @@ class TextClassifier(ParamsMixin):
         self.pooling = pooling
         self.dropout = dropout
         self.learning_rate = learning_rate
-        self.global_clipnorm = global_clipnorm
+        self.clip_norm = clip_norm
         self.patience = patience
         self.pretrain_epochs = pretrain_epochs
         self.standardize = standardize
         self.threads = threads
+        self.precision = precision
         self.verbose = verbose
         self.model_: Any = None
         self.vectorizer_: TextVectorizer | None = None
@@ -176,8 +194,28 @@ class TextClassifier(ParamsMixin):
 
     _PARAMS = (
         "units", "embedding_dim", "max_tokens", "max_length", "bidirectional", "attention", "epochs", "batch_size",
-        "level", "truncation", "seed", "cell", "attention_units", "pooling", "dropout", "learning_rate", "global_clipnorm", "patience", "pretrain_epochs", "standardize", "threads", "verbose",
+        "level", "truncation", "seed", "cell", "attention_units", "pooling", "dropout", "learning_rate", "clip_norm", "patience", "pretrain_epochs", "standardize", "threads", "precision",
+        "verbose",
     )
+
+    @property
+    def global_clipnorm(self) -> float | None:
+        """The old name of :attr:`clip_norm`."""
+        return self.clip_norm
+
+    @global_clipnorm.setter
+    def global_clipnorm(self, value: float | None) -> None:
+        self.clip_norm = value
+
+    def set_params(self, **params: Any) -> TextClassifier:
+        """scikit-learn's ``set_params``; old spellings (``global_clipnorm``) are accepted."""
+        for old, new in self._ALIASES.items():
+            if old in params:
+                if new in params and params[new] != params[old]:
+                    raise ConfigError(f"{new}: given twice, as {new} and as its old name {old}; give {new} only")
+                params[new] = params.pop(old)
+                self._clip_name = old
+        return super().set_params(**params)
 
     def __repr__(self) -> str:
         return (f"TextClassifier(units={self.units}, bidirectional={self.bidirectional}, pooling={self.pooling_!r}, "
@@ -206,9 +244,12 @@ class TextClassifier(ParamsMixin):
             raise ConfigError(f"dropout must be a number in [0, 1); found {self.dropout!r}")
         if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be a number > 0; found {self.learning_rate!r}")
-        clip = self.global_clipnorm
+        clip = self.clip_norm
         if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float)) or not clip > 0):
-            raise ConfigError(f"global_clipnorm must be None or a number > 0; found {clip!r}")
+            raise ConfigError(f"{getattr(self, '_clip_name', 'clip_norm')} must be None or a number > 0; found {clip!r}")
+        from lstmkit.train.precision import resolve_precision
+
+        resolve_precision(self.precision, "cpu")  # a bad name, or bf16 without bf16 units: one line, before any work
         for name in ("bidirectional", "attention"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False; found {getattr(self, name)!r}")
@@ -219,6 +260,10 @@ class TextClassifier(ParamsMixin):
         if self.attention and self.pooling not in ("last", "attention"):
             raise ConfigError(f"attention=True is attention pooling; it cannot be combined with pooling={self.pooling!r}")
         self._check_memory()
+
+    def check_params(self) -> None:
+        """Check every hyper-parameter now (``fit`` does it first); a ConfigError names the first bad one."""
+        self._check_params()
 
     def _check_memory(self) -> None:
         """Sizes that cannot be trained in this machine's memory: one line naming the option, before allocating."""
@@ -260,7 +305,7 @@ class TextClassifier(ParamsMixin):
             layers.append(Dropout(float(self.dropout)))
         layers.append(Dense(n_classes, activation="softmax"))
         model = Sequential(layers)
-        optimizer = Adam(learning_rate=float(self.learning_rate), global_clipnorm=self.global_clipnorm)
+        optimizer = Adam(learning_rate=float(self.learning_rate), global_clipnorm=self.clip_norm)
         model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
         model.build((None, None))
         return model
@@ -278,7 +323,7 @@ class TextClassifier(ParamsMixin):
         echo = print if self.verbose else None
         self.pretrain_losses_ = pretrain_encoder(
             embedding.embeddings, rnns, [self.vectorizer_.encode(t) for t in texts], epochs=self.pretrain_epochs,
-            batch_size=self.batch_size, seed=self.seed, echo=echo,
+            batch_size=self.batch_size, seed=self.seed, echo=echo, precision=self.precision,
         )
 
     def _encode_labels(self, labels: list[Any], what: str) -> np.ndarray:
@@ -345,7 +390,8 @@ class TextClassifier(ParamsMixin):
             if self.pretrain_epochs:
                 self._pretrain(texts)
             hist = self.model_.fit(x, y, epochs=self.epochs, batch_size=self.batch_size,
-                                   validation_data=validation_data, callbacks=callbacks, verbose=self.verbose)
+                                   validation_data=validation_data, callbacks=callbacks, verbose=self.verbose,
+                                   precision=self.precision)
             self.fit_seconds_ = time.perf_counter() - t0
         self.history_ = {k: [float(v) for v in vs] for k, vs in dict(getattr(hist, "history", hist) or {}).items()}
         epochs_run = len(self.history_.get("loss", [])) or self.epochs
@@ -434,7 +480,7 @@ class TextClassifier(ParamsMixin):
         labels = s.label_list(pre["labels"], "preprocessing.labels", min_len=2)
         params = s.obj(pre.get("params") or {}, "preprocessing.params")
         try:
-            obj = cls(**{k: v for k, v in params.items() if k in cls._PARAMS})
+            obj = cls(**{k: v for k, v in params.items() if k in cls._PARAMS or k in cls._ALIASES})
             obj.vectorizer_ = vectorizer_from_config(pre["vectorizer"])
         except (KeyError, TypeError, ValueError) as e:  # ConfigError is a ValueError
             raise ModelFileError(f"model file {str(path)!r}: metadata field 'preprocessing.vectorizer' is invalid ({e})"

@@ -47,15 +47,39 @@ def stream_rows(stream: torch.Tensor, batch_size: int) -> torch.Tensor:
     return stream[: width * batch_size].view(batch_size, width)
 
 
-def _detach(state: Any) -> Any:
-    if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
-    return state.detach()
-
-
 def _cutoffs(vocab_size: int) -> list[int]:
     cuts = [c for c in (2000, 10000) if c < vocab_size - 1]
     return cuts or [max(1, vocab_size // 2)]
+
+
+class _PretrainNet(nn.Module):
+    """What the engine trains: the classifier's embedding matrix and recurrent modules (shared, not
+    copied: their weights are updated in place) and the throw-away adaptive-softmax decoders."""
+
+    def __init__(self, embeddings: torch.Tensor, rnns: Sequence[nn.Module], decoders: nn.ModuleList,
+                 dropout: float) -> None:
+        super().__init__()
+        self.embeddings = embeddings
+        self.rnns = nn.ModuleList(rnns)
+        self.decoders = decoders
+        self.drop = nn.Dropout(dropout)
+
+
+def _resolve_clip(clip_norm: Any, clip: Any) -> float | None:
+    if clip is not _UNSET:
+        if clip_norm is not _UNSET:
+            raise ConfigError("pretrain_encoder: clip_norm given twice (as clip_norm and its old name clip)")
+        clip_norm = clip
+    if clip_norm is _UNSET:
+        clip_norm = 1.0
+    if clip_norm is None or (not isinstance(clip_norm, bool) and isinstance(clip_norm, (int, float)) and clip_norm == 0):
+        return None  # 0 or None: no clipping (as ``clip=0`` always meant)
+    if isinstance(clip_norm, bool) or not isinstance(clip_norm, (int, float)) or not (clip_norm > 0 and math.isfinite(clip_norm)):
+        raise ConfigError(f"pretrain clip_norm: expected a positive number, 0 or None, found {clip_norm!r}")
+    return float(clip_norm)
+
+
+_UNSET: Any = object()
 
 
 def pretrain_encoder(
@@ -67,10 +91,12 @@ def pretrain_encoder(
     batch_size: int = 32,
     bptt: int = 64,
     learning_rate: float = 2e-3,
-    clip: float = 1.0,
+    clip_norm: float | None = _UNSET,
     dropout: float = 0.2,
     seed: int = 0,
+    precision: str = "fp32",
     echo: Callable[[str], None] | None = None,
+    clip: float | None = _UNSET,
 ) -> list[float]:
     """Train ``embeddings`` ``(V, D)`` and each batch-first recurrent module of ``rnns`` as a language model.
 
@@ -79,10 +105,20 @@ def pretrain_encoder(
     ``reverse=True`` trains it on the reversed stream. ``documents`` are token-id lists (the
     vectorizer's ids; 0 is padding and skipped). Returns the mean training loss per epoch, in nats
     per token, summed over the directions' models divided by their number. Weights are updated in place.
+
+    The loop is the training engine's (:class:`lstmkit.train.Trainer`): Adam at ``learning_rate``
+    with a cosine decay to 0 over all steps, gradients clipped to global norm ``clip_norm`` (default
+    1.0; 0 or None: off; ``clip`` is its old name), each window of ``bptt`` steps one optimizer step
+    with the states carried (detached) to the next window and reset at each epoch's start.
+    ``precision``: ``fp32``, ``bf16`` or ``auto``. Under ``torchrun`` each process takes its share
+    of the stream's rows and the gradients are all-reduced; ``echo`` is called in rank 0 only.
     """
+    from lstmkit.train import Cosine, FunctionBatches, StepOutput, Trainer, shard
+
     check_int("pretrain epochs", epochs, 1)
     check_int("pretrain batch_size", batch_size, 1)
     check_int("pretrain bptt", bptt, 2)
+    clip_norm = _resolve_clip(clip_norm, clip)
     if not rnns:
         raise ConfigError("pretrain_encoder: no recurrent layer to pre-train")
     stream = token_stream(documents)
@@ -97,55 +133,47 @@ def pretrain_encoder(
         nn.AdaptiveLogSoftmaxWithLoss(rnn.hidden_size, vocab_size, cutoffs=_cutoffs(vocab_size), div_value=4.0)
         for rnn, _ in rnns
     )
-    params = [embeddings, *[p for rnn, _ in rnns for p in rnn.parameters()], *decoders.parameters()]
-    opt = torch.optim.Adam(params, lr=learning_rate)
-    rows = [stream_rows(stream.flip(0) if reverse else stream, batch_size) for _, reverse in rnns]
-    width = rows[0].shape[1]
-    n_windows = math.ceil((width - 1) / bptt)
-    total_steps = epochs * n_windows
-    drop = nn.Dropout(dropout)
     modules = [rnn for rnn, _ in rnns]
-    was_training = [m.training for m in modules]
-    for m in modules:
-        m.train()
-    decoders.train()
-    losses: list[float] = []
-    step = 0
+    net = _PretrainNet(embeddings, modules, decoders.to(embeddings.device), dropout)
+    params = [embeddings, *[p for rnn in modules for p in rnn.parameters()], *decoders.parameters()]
+    opt = torch.optim.Adam(params, lr=learning_rate)
+    rows = [stream_rows(stream.flip(0) if reverse else stream, batch_size).to(embeddings.device) for _, reverse in rnns]
+    width = rows[0].shape[1]
+    starts = list(range(0, width - 1, bptt))
+
+    def batch(epoch: int, index: int, rank: int, world: int) -> Any:
+        start = starts[index]
+        end = min(start + bptt, width - 1)
+        return shard(tuple((data[:, start:end], data[:, start + 1: end + 1]) for data in rows), rank, world)
+
+    def step(model: _PretrainNet, windows: Any, carry: Any) -> StepOutput:
+        states = list(carry) if carry is not None else [None] * len(windows)
+        loss = 0.0
+        for k, ((x, y), rnn, dec) in enumerate(zip(windows, model.rnns, model.decoders)):
+            out, states[k] = rnn(model.drop(nn.functional.embedding(x, model.embeddings)), states[k])
+            out = model.drop(out)
+            if out.dtype != torch.float32:
+                out = out.float()
+            loss = loss + dec(out.reshape(-1, out.shape[-1]), y.reshape(-1)).loss
+        return StepOutput(loss / len(windows), windows[0][0].numel(), states)
+
     t0 = time.perf_counter()
+
+    def on_epoch_end(state: Any, logs: dict[str, float]) -> None:
+        if echo is not None and state.rank == 0:
+            loss = logs["loss"]
+            echo(f"pre-training epoch {state.epoch + 1}/{epochs}: {loss:.3f} nats/token "
+                 f"(perplexity {math.exp(loss):.0f}), {time.perf_counter() - t0:.0f} s")
+
+    was_training = [m.training for m in modules]
     try:
-        for epoch in range(epochs):
-            states: list[Any] = [None] * len(rnns)
-            epoch_loss, epoch_tokens = 0.0, 0
-            for start in range(0, width - 1, bptt):
-                # Cosine decay of the learning rate over all pre-training steps.
-                for group in opt.param_groups:
-                    group["lr"] = learning_rate * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
-                opt.zero_grad(set_to_none=True)
-                loss = 0.0
-                for k, ((rnn, _), data, dec) in enumerate(zip(rnns, rows, decoders)):
-                    end = min(start + bptt, width - 1)
-                    x = data[:, start:end]
-                    y = data[:, start + 1 : end + 1]
-                    out, states[k] = rnn(drop(nn.functional.embedding(x, embeddings)), states[k])
-                    states[k] = _detach(states[k])
-                    loss = loss + dec(drop(out).reshape(-1, out.shape[-1]), y.reshape(-1)).loss
-                loss = loss / len(rnns)
-                loss.backward()
-                if clip:
-                    nn.utils.clip_grad_norm_(params, clip)
-                opt.step()
-                step += 1
-                n = (min(start + bptt, width - 1) - start) * batch_size
-                epoch_loss += loss.item() * n
-                epoch_tokens += n
-            losses.append(epoch_loss / epoch_tokens)
-            if echo is not None:
-                echo(f"pre-training epoch {epoch + 1}/{epochs}: {losses[-1]:.3f} nats/token "
-                     f"(perplexity {math.exp(losses[-1]):.0f}), {time.perf_counter() - t0:.0f} s")
+        result = Trainer(net, opt, step, FunctionBatches(batch, len(starts)), epochs=epochs,
+                         schedule=Cosine(warmup_steps=0, floor=0.0, over="steps"), clip_norm=clip_norm,
+                         precision=precision, on_epoch_end=on_epoch_end, handle_sigint=False).fit()
     finally:
         for m, flag in zip(modules, was_training):
             m.train(flag)
-    return losses
+    return [float(h["loss"]) for h in result.history]
 
 
 __all__ = ["pretrain_encoder", "token_stream", "stream_rows"]

@@ -294,11 +294,15 @@ def train_sentiment(
     examples: Sequence[str] = EXAMPLE_SENTENCES,
     verbose: int = 1,
     echo: Callable[[str], None] = print,
+    precision: str = "fp32",
 ) -> SentimentResult:
     """Train, early-stop on validation accuracy, score on test, save, classify ``examples``.
 
     ``verbose=1`` prints the model summary (through ``echo``) and fit's progress bar; ``0`` is silent.
-    ``output=None`` skips saving. ``threads``: torch intra-op threads while this runs (restored after);
+    ``output=None`` skips saving. Training is ``Model.fit`` on the training engine;
+    ``precision``: ``"fp32"`` (default), ``"bf16"`` or ``"auto"`` (:mod:`lstmkit.train.precision`;
+    ``bf16`` without bf16 units is a ConfigError before any work). Under ``torchrun`` the fit is
+    data-parallel and only rank 0 saves the model. ``threads``: torch intra-op threads while this runs (restored after);
     ``None`` leaves torch's setting. One thread is the fast choice for this small model on a small CPU:
     on a busy 2-core machine two threads were measured up to 100x slower (threads spin-wait on each other).
     """
@@ -310,20 +314,23 @@ def train_sentiment(
     seed = check_int("seed", seed, 0)
     if threads is not None:
         threads = check_int("threads", threads, 1)
+    from lstmkit.train.precision import resolve_precision
+
+    resolve_precision(precision, "cpu")  # the article's model trains on the CPU
     data = load_dataset(data_dir)
     out_path = prepare_output(output, "sentiment.lstmkit")
     from lstmkit.nn.threads import torch_threads
 
     with torch_threads(threads):
         return _train(data, epochs, max_length, max_tokens, embedding_dim, units, batch_size, patience,
-                      out_path, seed, examples, verbose, echo)
+                      out_path, seed, examples, verbose, echo, precision)
 
 
 
 
 def _train(data: SentimentDataset, epochs: int, max_length: int, max_tokens: int, embedding_dim: int, units: int,
            batch_size: int, patience: int, out_path: Path | None, seed: int, examples: Sequence[str],
-           verbose: int, echo: Callable[[str], None]) -> SentimentResult:
+           verbose: int, echo: Callable[[str], None], precision: str = "fp32") -> SentimentResult:
     seed_everything(seed)
 
     vectorizer = TextVectorizer(
@@ -353,6 +360,7 @@ def _train(data: SentimentDataset, epochs: int, max_length: int, max_tokens: int
         validation_data=(x_valid, y_valid),
         callbacks=[stopper],
         verbose=verbose,
+        precision=precision,
     )
     train_seconds = time.perf_counter() - t0
     history = {k: [float(v) for v in vs] for k, vs in dict(getattr(hist, "history", hist) or {}).items()}
@@ -361,7 +369,9 @@ def _train(data: SentimentDataset, epochs: int, max_length: int, max_tokens: int
     probs = np.asarray(model.predict(x_test, batch_size=batch_size, verbose=0))
     test_correct = int((probs.argmax(axis=1) == data.test.labels).sum())
 
-    if out_path is not None:
+    from lstmkit.train.distributed import is_main
+
+    if out_path is not None and is_main():  # under torchrun, rank 0 alone writes
         model.save(out_path)  # a write failure is a one-line ModelFileError; any old file stays intact
 
     return SentimentResult(

@@ -37,13 +37,12 @@ CONFIGS = {"small": {"units": "200", "dropout": "0"}, "medium": {"units": "650",
 
 
 def read_history(model: Path) -> list[dict]:
-    """The per-epoch training history, from the model's checkpoint (the model file itself has none)."""
-    import json
-
-    from lstmkit.models.serialization import read_metadata
+    """The per-epoch training history (``epoch``, ``loss``, ``val_loss``, ``lr``, ``seconds``), from the model's
+    checkpoint (the engine's, :func:`lstmkit.train.read_info`; the model file itself has none)."""
     from lstmkit.tasks.text.language_model import checkpoint_path
+    from lstmkit.train import read_info
 
-    return json.loads(read_metadata(checkpoint_path(model))["training"])["history"]
+    return read_info(checkpoint_path(model)).training["history"]
 
 
 def write_curve(history: list[dict], name: str, test_ppl: float) -> None:

@@ -4,7 +4,7 @@ First 90% of input.txt trains, the last 10% validates (the CLI's hold-out when n
 Reference (brief): plain PyTorch 2x512 LSTM, batch 64, BPTT 128, Adam 2e-3, dropout 0.2 reached
 1.449 nats/char on validation after 20 minutes on this project's CPU machines; target <= 1.45.
 
-    .venv/bin/python benchmarks/text_lm_shakespeare.py --minutes 20 --threads 2 [--precision bf16] [--tie yes|no] [--out runs/shakespeare]
+    .venv/bin/python benchmarks/text_lm_shakespeare.py --minutes 20 --threads 2 [--precision bf16|auto] [--tie yes|no] [--nproc N] [--out runs/shakespeare]
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "shakespeare")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                   help="bf16: autocast forward pass (oneDNN bf16 kernels), ~1.6x more steps in the budget")
+    p.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32",
+                   help="bf16: autocast (needs bf16 CPU units: AMX or AVX512-BF16); auto: bf16 only where it is faster")
+    p.add_argument("--nproc", type=int, default=1, help="train in N processes (torchrun data parallelism)")
     p.add_argument("--tie", choices=["yes", "no"], default="no",
                    help="share the embedding with the decoder (no: the plain PyTorch reference's untied N(0,1) embedding)")
     args = p.parse_args()
@@ -40,7 +41,7 @@ def main() -> None:
         "-o", str(model), "--level", "char", "--layers", "2", "--units", "512", "--dropout", "0.2",
         "--bptt", "128", "--batch-size", "64", "--lr", "2e-3", "--minutes", str(args.minutes),
         "--threads", str(args.threads), "--seed", str(args.seed), "--log-every", "20",
-        "--precision", args.precision, "--tie" if args.tie == "yes" else "--no-tie",
+        "--precision", args.precision, "--tie" if args.tie == "yes" else "--no-tie", "--nproc", str(args.nproc),
     ]
     wall = run_train_lm(cmd)
     from lstmkit.models.serialization import read_metadata
@@ -51,7 +52,7 @@ def main() -> None:
     print(f"RESULT tiny-shakespeare char: validation {nats:.4f} nats/char = {nats / math.log(2):.4f} bits/char "
           f"after {training['steps']} steps ({training['epochs']} full epochs), budget {args.minutes} min, "
           f"wall {wall / 60:.1f} min incl. data prep and final evaluation, threads {args.threads}, "
-          f"precision {args.precision}, tied {args.tie}; "
+          f"precision {args.precision}, tied {args.tie}, processes {args.nproc}; "
           f"target <= 1.45 nats/char: {'met' if nats <= 1.45 else 'not met'}")
 
 

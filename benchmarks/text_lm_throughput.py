@@ -2,8 +2,9 @@
 
 The model is the Tiny Shakespeare benchmark's: character level, embedding 512 tied to the decoder,
 2 x 512 LSTM, dropout 0.2, batch 64, BPTT 128, Adam 2e-3, clipping 5, state carried and detached.
-lstmkit runs :func:`lstmkit.tasks.text.language_model.train_language_model` (what the CLI calls), stopped
-after ``--steps`` optimizer steps through its ``on_step`` hook; the peer is the usual 30-line PyTorch
+lstmkit runs :func:`lstmkit.tasks.text.language_model.train_language_model` (what the CLI calls; its loop is
+the engine's, :class:`lstmkit.train.Trainer`), stopped after ``--steps`` optimizer steps through its
+``on_step`` hook; the peer is the usual 30-line PyTorch
 loop (``nn.Embedding`` -> ``nn.LSTM`` -> ``nn.Linear``). The two alternate ``--repeats`` times and
 the median time per step after ``--warmup`` steps is compared, so machine noise hits both alike::
 
@@ -37,7 +38,7 @@ def lstmkit_step_times(path: Path, steps: int, seed: int) -> list[float]:
         return step >= steps
 
     cfg = LMConfig(level="char", layers=LAYERS, units=UNITS, dropout=DROPOUT, bptt=BPTT, batch_size=BATCH, lr=LR,
-                   clip=CLIP, epochs=1, seed=seed)
+                   clip=CLIP, epochs=1, seed=seed, threads=torch.get_num_threads())
     with tempfile.TemporaryDirectory() as tmp:
         train_language_model(path, Path(tmp) / "m.lstmkit", cfg, on_step=on_step)
     return [b - a for a, b in zip(stamps, stamps[1:])]

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmkit.cli import app
-from lstmkit.cli.bench import worker_argv
+from lstmkit.train.distributed import worker_argv
 from lstmkit.train import bf16_available
 from cli_checks import fails as _fails
 

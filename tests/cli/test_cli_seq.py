@@ -116,7 +116,7 @@ def test_single_class_and_wrong_kind_model(audio, tmp_path):
 
     other = tmp_path / "dense.lstmkit"
     Sequential([Dense(2, input_shape=(3,))]).save(other)
-    _fails(["seq", "classify", str(other), str(rec / "lo_ann_0.wav")], "holds a Keras-style Sequential model",
+    _fails(["seq", "classify", str(other), str(rec / "lo_ann_0.wav")], "holds a Keras-style model",
            "not a sequence classifier")
 
 

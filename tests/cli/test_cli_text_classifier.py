@@ -175,7 +175,7 @@ def test_bad_option_value(tmp_path):
 def test_bad_nproc_is_one_line(tmp_path, bad):
     p = _write_csv(tmp_path / "t.csv", _rows(4, 0))
     _fails(["text", "train-classifier", str(p), "-o", str(tmp_path / "m.lstmkit"), "--nproc", bad],
-           f"--nproc: expected an integer from 1 to 64, found '{bad}'")
+           f"--nproc: expected an integer from 1 to 64, found {bad if bad.isdigit() else repr(bad)}")
     assert not (tmp_path / "m.lstmkit").exists()
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -41,9 +44,11 @@ def _one_line_error(result, *needles):
 
 
 def test_train_then_generate_end_to_end(tmp_path, text_file, model_file):
-    result = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(model_file), "--epochs", "3", "--resume"])
+    result = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(model_file), "--epochs", "3", "--resume",
+                                 "--log-every", "50"])
     assert result.exit_code == 0, result.output
     assert "resumed from" in result.stdout and "epoch 3:" in result.stdout and "bits/char" in result.stdout
+    assert "  step 150 (epoch 3, 14/68): train " in result.stdout  # 68 windows an epoch; the mean since the last line
     args = ["text", "generate", str(model_file), "--prime", "ROMEO:", "--length", "60", "--temperature", "0.8",
             "--top-k", "10", "--seed", "1"]
     first = runner.invoke(app, args)
@@ -130,6 +135,10 @@ def test_bad_generate_options(model_file, extra, needle):
         (["--optimizer", "rmsprop"], "optimizer"),
         (["--encoding", "nope"], "encoding"),
         (["--resume"], "no checkpoint"),
+        (["--precision", "fp16"], "--precision: expected 'fp32', 'bf16' or 'auto', found 'fp16'"),
+        (["--nproc", "0"], "--nproc: expected an integer from 1 to 64, found 0"),
+        (["--nproc", "8", "--batch-size", "4"], "--nproc: 8 processes need at least 8 streams"),
+        (["--threads", "0"], "--threads"),
     ],
 )
 def test_bad_train_options(tmp_path, text_file, extra, needle):
@@ -179,3 +188,87 @@ def test_tied_embedding_larger_than_units_is_one_line(tmp_path, text_file):
     result = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(tmp_path / "m.lstmkit"), "--epochs", "1",
                                  *SMALL, "--embedding-size", "32"])
     _one_line_error(result, "a tied embedding needs embedding_size <= units", "untie")
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_two_processes_train_a_loadable_model(tmp_path, text_file):
+    from lstmkit.tasks.text.language_model import load_language_model
+
+    tiny = tmp_path / "few.txt"
+    tiny.write_text(text_file.read_text()[:600])
+    out = tmp_path / "two.lstmkit"
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "TORCHELASTIC_RUN_ID")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstmkit", "text", "train-lm", str(tiny), "-o", str(out), "--nproc", "2", "--epochs", "1",
+         "--units", "8", "--layers", "1", "--bptt", "8", "--batch-size", "4", "--dropout", "0",
+         "--learning-rate", "0.01", "--clip-norm", "1"],  # the long names of --lr and --clip
+        capture_output=True, text=True, timeout=180, env={**env, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("epoch 1:") == 1 and proc.stdout.count("model saved to") == 1  # rank 0 prints
+    model, vocab, meta, _ = load_language_model(out)
+    assert meta["kind"] == "language_model" and model.hidden_size == 8
+    training = json.loads(meta["training"])
+    assert training["config"]["lr"] == 0.01 and training["config"]["clip"] == 1 and training["epochs"] == 1
+    # the checkpoint holds each process's carried state; it resumes only with the same number of processes
+    before = _digest(tmp_path / "two.lstmkit.ckpt")
+    again = runner.invoke(app, ["text", "train-lm", str(tiny), "-o", str(out), "--resume", "--epochs", "2"])
+    _one_line_error(again, "resume: --nproc was 2", "found 1")
+    assert _digest(tmp_path / "two.lstmkit.ckpt") == before
+
+
+def _resume_is_one_line(text_file, out, *needles, extra=()):
+    ckpt = out.with_name(out.name + ".ckpt")
+    before = _digest(ckpt)
+    result = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(out), "--epochs", "3", "--resume", *extra])
+    _one_line_error(result, *needles)
+    assert _digest(ckpt) == before
+
+
+def test_resume_from_bad_checkpoints_is_one_line_and_leaves_them_alone(tmp_path, text_file, model_file):
+    from lstmkit.layers import Dense
+    from lstmkit.models import Sequential
+
+    ckpt = tmp_path / "lm.lstmkit.ckpt"
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 2])
+    _resume_is_one_line(text_file, model_file, "lm.lstmkit.ckpt", "truncated")
+    flipped = bytearray(data)
+    flipped[-10] ^= 0xFF
+    ckpt.write_bytes(bytes(flipped))
+    _resume_is_one_line(text_file, model_file, "lm.lstmkit.ckpt", "corrupted")
+    Sequential([Dense(2, input_shape=(3,))]).save(ckpt)
+    _resume_is_one_line(text_file, model_file, "lm.lstmkit.ckpt", "Keras-style model, not a training checkpoint")
+    ckpt.write_bytes(data)
+    _resume_is_one_line(text_file, model_file, "resume: --units was 16", "leave --units out", extra=["--units", "32"])
+    resumed = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(model_file), "--epochs", "3", "--resume"])
+    assert resumed.exit_code == 0 and "resumed from" in resumed.stdout and "epoch 3:" in resumed.stdout, resumed.output
+
+
+def test_bf16_is_one_line_on_a_cpu_without_bf16_units(tmp_path, text_file, model_file):
+    from lstmkit.train.precision import bf16_available
+
+    if bf16_available("cpu"):
+        pytest.skip("this CPU has bfloat16 units: bf16 is not refused here")
+    _resume_is_one_line(text_file, model_file, "--precision 'bf16': this CPU has no bfloat16 matrix units",
+                        extra=["--precision", "bf16"])
+    fresh = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(tmp_path / "b.lstmkit"), "--epochs", "1",
+                                "--precision", "bf16", *SMALL])
+    _one_line_error(fresh, "--precision 'bf16'", "use 'fp32' or 'auto'")
+    assert not (tmp_path / "b.lstmkit.ckpt").exists()
+
+
+def test_checkpoint_of_the_previous_format_generates_but_does_not_resume(tmp_path, text_file, model_file):
+    from lstmkit.util.container import load_tensors, save_tensors
+
+    tensors, meta = load_tensors(model_file)  # the previous checkpoints held the model file's fields and more
+    ckpt = tmp_path / "lm.lstmkit.ckpt"
+    training = {"config": json.loads(meta["training"])["config"], "position": {"epoch": 2, "window": 0}, "history": []}
+    save_tensors(ckpt, tensors, {"config": meta["config"], "vocabulary": meta["vocabulary"],
+                                 "training": json.dumps(training)}, kind="language_model_checkpoint")
+    generated = runner.invoke(app, ["text", "generate", str(ckpt), "--prime", "ROMEO:", "--length", "20", "--seed", "1"])
+    assert generated.exit_code == 0 and generated.stdout.startswith("ROMEO:"), generated.output
+    _resume_is_one_line(text_file, model_file, "written by an older lstmkit", "cannot resume", "without --resume")

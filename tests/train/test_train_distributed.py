@@ -21,7 +21,8 @@ HERE = Path(__file__).resolve().parent
 def test_bad_nproc_is_one_line(bad):
     with pytest.raises(ConfigError) as info:
         distributed.validate_nproc(bad)
-    assert str(info.value) == f"--nproc: expected an integer from 1 to 64, found {bad!r}"
+    shown = bad if not isinstance(bad, str) or not bad.strip().lstrip("-").isdigit() else int(bad)
+    assert str(info.value) == f"--nproc: expected an integer from 1 to 64, found {shown!r}"
 
 
 def test_nproc_values_and_helpers():
@@ -40,6 +41,16 @@ def test_workers_run_the_command_without_nproc():
     assert distributed.worker_argv(["text", "train-lm", "x.txt", "--nproc", "2", "--units", "8"]) == [
         "text", "train-lm", "x.txt", "--units", "8"]
     assert distributed.worker_argv(["--nproc=4", "seq", "train-classifier", "d"]) == ["seq", "train-classifier", "d"]
+
+
+def test_a_user_error_inside_the_workers_is_one_line(tmp_path, capfd):
+    # every worker fails on the missing file; the launcher says it once, without torchrun's report
+    missing = str(tmp_path / "missing.lstmkit")
+    with pytest.raises(distributed.WorkerError) as info:
+        distributed.launch(2, ["forecast", "predict", missing, str(tmp_path / "x.csv"), "--nproc", "2"])
+    assert missing in str(info.value) and "\n" not in str(info.value)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "ChildFailedError" not in err and "error:" not in err
 
 
 def test_python_dash_m_lstmkit_runs_the_cli():

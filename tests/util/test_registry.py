@@ -72,6 +72,23 @@ def test_language_model(tmp_path):
     gen = lstmkit.load(tmp_path / "lm.lstmkit")
     assert isinstance(gen, LanguageModelGenerator)
     assert len("".join(gen.generate("to", length=5, seed=0))) >= 5
+    # its training checkpoint (the engine's kind) holds the language model too: it loads for generation
+    ckpt = tmp_path / "lm.lstmkit.ckpt"
+    assert kind_of(ckpt) == "language_model_checkpoint"
+    assert isinstance(lstmkit.load(ckpt), LanguageModelGenerator)
+
+
+def test_engine_checkpoint(tmp_path):
+    from lstmkit.train import Checkpoint, TensorBatches, Trainer
+
+    model = torch.nn.Linear(2, 1)
+    x, y = torch.randn(8, 2), torch.randn(8, 1)
+    Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1),
+            lambda m, b, c: torch.nn.functional.mse_loss(m(b[0]), b[1]),
+            TensorBatches(x, y, batch_size=4), epochs=1, checkpoint=tmp_path / "run.ckpt").fit()
+    loaded = lstmkit.load(tmp_path / "run.ckpt")
+    assert isinstance(loaded, Checkpoint) and kind_of(tmp_path / "run.ckpt") == "train_checkpoint"
+    assert torch.equal(loaded.group("model")["weight"], model.weight.detach())
 
 
 def test_unknown_kind_and_bad_paths(tmp_path):

@@ -21,9 +21,6 @@ from lstmkit.errors import LstmkitError
 
 EXIT_USER_ERROR = 2
 
-# ``--nproc`` as declared in cli/_options.py, parsed as text so that distributed.validate_nproc makes
-# any bad value ("abc", "0") one line and exit 2 (an int option would give click's multi-line usage error).
-NprocText = Annotated[str, typer.Option("--nproc", metavar="N", help=NprocOption.__metadata__[0].help)]
 
 
 def _one_line(message: object) -> str:
@@ -37,8 +34,20 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except LstmkitError as e:
-            typer.echo(f"error: {_one_line(e)}", err=True)
+            if not _handed_to_launcher(e):
+                typer.echo(f"error: {_one_line(e)}", err=True)
             raise typer.Exit(EXIT_USER_ERROR) from None
+
+
+def _handed_to_launcher(error: LstmkitError) -> bool:
+    """In a ``--nproc`` worker, the launcher prints a user error once (not once per worker, not inside torchrun's report)."""
+    import os
+
+    if "LSTMKIT_WORKER_ERROR_FILE" not in os.environ:
+        return False
+    from lstmkit.train.distributed import report_worker_error
+
+    return report_worker_error(_one_line(error))
 
 
 app = typer.Typer(
@@ -117,7 +126,7 @@ def demo(
         int,
         typer.Option(help="torch threads: 1 is robust on a small or busy CPU; 2 trains ~1.4x faster on an idle 2-core one."),
     ] = 1,
-    nproc: NprocText = "1",
+    nproc: NprocOption = "1",
     precision: PrecisionOption = None,
 ) -> None:
     """Train the article's sentiment LSTM on movie reviews, report test accuracy, classify two sentences."""

@@ -19,8 +19,11 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-NprocOption = Annotated[int, typer.Option(
-    "--nproc", help="Train in N processes (torchrun data parallelism: gloo on CPU, nccl on GPU; "
+# Parsed as text on purpose: distributed.validate_nproc turns any bad value ("abc", "0") into one line
+# and exit 2, where an int option would give click's multi-line usage box. Commands start with
+# ``nproc = distributed.validate_nproc(nproc)``.
+NprocOption = Annotated[str, typer.Option(
+    "--nproc", metavar="N", help="Train in N processes (torchrun data parallelism: gloo on CPU, nccl on GPU; "
                     "same global batch, so the same loss curve as 1 process). 1: this process only.")]
 
 PrecisionOption = Annotated[Optional[str], typer.Option(

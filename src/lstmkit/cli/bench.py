@@ -12,7 +12,6 @@ and writes.
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -59,28 +58,16 @@ def command_line(name: str, options: dict[str, Any]) -> str:
     return " ".join(words)
 
 
-def processes(nproc: int) -> int:
+def processes(nproc: int | str) -> int:
     """The ``--nproc`` of the whole run, for its command line: in a torchrun worker (started without
     ``--nproc``) the number of processes, else ``nproc``."""
     from lstmkit.train import distributed
 
-    return distributed.env_world_size() if distributed.is_worker() else nproc
+    return distributed.env_world_size() if distributed.is_worker() else distributed.validate_nproc(nproc)
 
 
-def worker_argv(argv: list[str]) -> list[str]:
-    """The command's arguments for its torchrun workers: ``argv`` less ``--nproc N`` / ``--nproc=N``.
 
-    torchrun's own parser sees every argument and refuses ``--nproc`` (an abbreviation of its
-    ``--nproc-per-node``); the workers do not need it, since a worker never launches workers again.
-    """
-    out: list[str] = []
-    for i, arg in enumerate(argv):
-        if not (arg == "--nproc" or arg.startswith("--nproc=") or (i and argv[i - 1] == "--nproc")):
-            out.append(arg)
-    return out
-
-
-def run_benchmark(bench: Any, out: Path, nproc: int) -> None:
+def run_benchmark(bench: Any, out: Path, nproc: int | str) -> None:
     """Check ``--nproc`` and ``--out``, then run ``bench`` here or in ``nproc`` torchrun workers.
 
     Every check comes before any worker starts, so a mistake is one line and exit 2 once; in the
@@ -89,9 +76,9 @@ def run_benchmark(bench: Any, out: Path, nproc: int) -> None:
     from lstmkit.train import distributed
     from lstmkit.util.files import prepare_output_dir
 
-    distributed.validate_nproc(nproc)
+    nproc = distributed.validate_nproc(nproc)
     prepare_output_dir(out)
-    launch_workers(nproc, worker_argv(sys.argv[1:]))
+    launch_workers(nproc)
     try:
         bench.run(out, echo=typer.echo)  # it joins the process group (gloo) and prints in rank 0 only
     finally:
@@ -123,7 +110,7 @@ def register(bench_app: typer.Typer) -> None:
         forget_bias: ForgetBias = "1",
         threads: Threads = 1,
         precision: PrecisionOption = None,
-        nproc: NprocOption = 1,
+        nproc: NprocOption = "1",
     ) -> None:
         """Adding or copy-memory task at several lengths: final metric per model against T, chance baseline drawn.
 
@@ -167,7 +154,7 @@ def register(bench_app: typer.Typer) -> None:
         forget_bias: ForgetBias = "1",
         threads: Threads = 1,
         precision: PrecisionOption = None,
-        nproc: NprocOption = 1,
+        nproc: NprocOption = "1",
     ) -> None:
         """Norm of dL/dx_t against the distance from the loss (log scale), at initialisation and after training.
 

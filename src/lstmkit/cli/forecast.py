@@ -106,7 +106,7 @@ def register(forecast_app: typer.Typer) -> None:
         baselines: Annotated[bool, typer.Option("--baselines/--no-baselines", help="Score the baselines beside the LSTM on the test split.")] = True,
         stride: Annotated[int, typer.Option(help="Steps between the test split's forecast origins (ETS fits one model per origin).")] = 1,
         encoding: Encoding = "utf-8",
-        nproc: NprocOption = 1,
+        nproc: NprocOption = "1",
         precision: PrecisionOption = None,
     ) -> None:
         """Train an LSTM forecaster on a CSV series, report its test metrics beside the baselines, save it."""
@@ -118,7 +118,7 @@ def register(forecast_app: typer.Typer) -> None:
         from lstmkit.util.checks import prepare_output
 
         # Every option is checked once, before any worker starts, so a mistake is one line and exit 2 with --nproc too.
-        distributed.validate_nproc(nproc)
+        nproc = distributed.validate_nproc(nproc)
         if split not in SPLITS:
             raise ConfigError(f"--split must be one of {', '.join(SPLITS)}; found {split!r}")
         targets, covs = _columns(target), _columns(covariates)

@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
         threads: Annotated[int, typer.Option(help="torch threads (1 is robust on a small or busy CPU).")] = 1,
         quiet: Annotated[bool, typer.Option("--quiet", help="No line per epoch.")] = False,
-        nproc: NprocOption = 1,
+        nproc: NprocOption = "1",
         precision: PrecisionOption = None,
     ) -> None:
         """Train a recurrent sequence classifier and save it as one model file."""
@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         from lstmkit.util.checks import prepare_output
 
         # Every option is checked once, before any worker starts, so a mistake is one line and exit 2 with --nproc too.
-        distributed.validate_nproc(nproc)
+        nproc = distributed.validate_nproc(nproc)
         out = prepare_output(output)  # fail before reading and training when the output cannot be written
         if valid is not None and valid_pattern is not None:
             raise InputValueError("give at most one of --valid and --valid-pattern")

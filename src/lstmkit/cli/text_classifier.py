@@ -16,9 +16,6 @@ from lstmkit.cli._options import NprocOption, PrecisionOption, check_precision_o
 from lstmkit.errors import DataError, InputValueError
 
 
-# ``--nproc`` as declared in cli/_options.py, parsed as text: distributed.validate_nproc then turns any
-# bad value ("abc", "0") into one line and exit 2 (an int option would give click's multi-line usage error).
-NprocText = Annotated[str, typer.Option("--nproc", metavar="N", help=NprocOption.__metadata__[0].help)]
 
 
 def _fmt(label: Any) -> str:
@@ -49,7 +46,7 @@ def register(text_app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
         threads: Annotated[int, typer.Option(help="torch threads (1 is robust on a small or busy CPU).")] = 1,
         encoding: Annotated[str, typer.Option(help="Text encoding of the data files.")] = "utf-8",
-        nproc: NprocText = "1",
+        nproc: NprocOption = "1",
         precision: PrecisionOption = None,
     ) -> None:
         """Train an LSTM text classifier on labelled texts and save it as one model file."""

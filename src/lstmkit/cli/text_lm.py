@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from lstmkit.cli._options import NprocOption, PrecisionOption, launch_workers, main_echo
 from lstmkit.errors import ConfigError
 
 EXIT_INTERRUPTED = 130
@@ -28,34 +29,42 @@ def register(text_app: typer.Typer) -> None:
         tie: Annotated[Optional[bool], typer.Option("--tie/--no-tie", help="Share the embedding with the decoder [--tie]; --no-tie gives each its own weights.")] = None,
         dropout: Annotated[Optional[float], typer.Option(help="Dropout [0.2].")] = None,
         bptt: Annotated[Optional[int], typer.Option(help="Truncated BPTT window [128].")] = None,
-        batch_size: Annotated[Optional[int], typer.Option(help="Parallel streams [64].")] = None,
-        lr: Annotated[Optional[float], typer.Option(help="Learning rate [2e-3 adam, 1.0 sgd].")] = None,
+        batch_size: Annotated[Optional[int], typer.Option(help="Parallel streams [64] (with --nproc N, shared out among the N processes).")] = None,
+        lr: Annotated[Optional[float], typer.Option("--lr", "--learning-rate", help="Learning rate [2e-3 adam, 1.0 sgd].")] = None,
         optimizer: Annotated[Optional[str], typer.Option(help="adam or sgd [adam].")] = None,
         schedule: Annotated[Optional[str], typer.Option(help="plateau | step | cosine | constant [cosine with --minutes, else plateau].")] = None,
         lr_decay: Annotated[Optional[float], typer.Option(help="Decay factor for plateau/step [0.5].")] = None,
         decay_start: Annotated[Optional[int], typer.Option(help="step schedule: epochs before decaying [4].")] = None,
-        clip: Annotated[Optional[float], typer.Option(help="Gradient norm clip [5].")] = None,
+        clip: Annotated[Optional[float], typer.Option("--clip", "--clip-norm", help="Gradient norm clip [5].")] = None,
         epochs: Annotated[Optional[int], typer.Option(help="Epochs [10] (or --minutes).")] = None,
         minutes: Annotated[Optional[float], typer.Option(help="Time budget in minutes instead of epochs.")] = None,
         seed: Annotated[Optional[int], typer.Option(help="Random seed [0].")] = None,
-        threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
-        precision: Annotated[Optional[str], typer.Option(help="fp32 (exact) or bf16 (autocast forward pass; ~1.6x faster on CPUs with AVX512-BF16/AMX) [fp32].")] = None,
+        threads: Annotated[Optional[int], typer.Option(help="torch threads [1; with --nproc N: cpu_count // N per process].", show_default=False)] = None,
+        precision: PrecisionOption = None,
+        nproc: NprocOption = "1",
         resume: Annotated[bool, typer.Option("--resume", help="Continue from OUTPUT.ckpt (same settings).")] = False,
         encoding: Annotated[str, typer.Option(help="Text encoding of the files.")] = "utf-8",
         log_every: Annotated[int, typer.Option(help="Print the running loss every N steps (0: per epoch only).")] = 0,
     ) -> None:
-        """Train an LSTM language model (truncated BPTT, checkpoint per epoch and on Ctrl-C, --resume)."""
+        """Train an LSTM language model (truncated BPTT, checkpoint per epoch and on Ctrl-C, --resume, --nproc)."""
         import warnings
 
         from lstmkit.tasks.text import language_model as lm
+        from lstmkit.train import distributed
+        from lstmkit.train.precision import check_precision, resolve_precision
 
         warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
+        # The cheap checks run here, once, before any worker process starts.
+        nproc = distributed.validate_nproc(nproc)
         if epochs is not None and minutes is not None:
             raise ConfigError(f"--epochs and --minutes: give one of them, found --epochs {epochs} and --minutes {minutes}")
-        if threads < 1:
+        if threads is not None and threads < 1:
             raise ConfigError(f"--threads: expected an integer >= 1, found {threads}")
         if log_every < 0:
             raise ConfigError(f"--log-every: expected an integer >= 0, found {log_every}")
+        if precision is not None:
+            precision = check_precision(precision, "--precision")
+            resolve_precision(precision, "cpu", name="--precision")
         given = {
             "level": level, "layers": layers, "units": units, "embedding_size": embedding_size, "tie_weights": tie, "dropout": dropout,
             "bptt": bptt, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "schedule": schedule,
@@ -65,35 +74,39 @@ def register(text_app: typer.Typer) -> None:
         given = {k: v for k, v in given.items() if v is not None}
         if resume:
             # Unset options take the checkpoint's values; set ones must agree (checked by the task).
-            ckpt = lm.checkpoint_path(output)
-            if ckpt.is_file():
-                from lstmkit.models.serialization import load_tensors
-
-                _, meta = load_tensors(ckpt, what="checkpoint")
-                if meta.get("kind") != lm.KIND_CHECKPOINT:
-                    raise ConfigError(f"resume: {str(ckpt)!r} is not a language-model checkpoint")
-                saved = dict(lm.check_checkpoint_training(ckpt, meta)[0]["config"])
-                if "epochs" in given or "minutes" in given:
-                    saved.pop("epochs", None)
-                    saved.pop("minutes", None)
-                saved.pop("threads", None)
-                given = {**saved, **given}
+            saved = lm.read_checkpoint(lm.checkpoint_path(output))[1]
+            if "epochs" in given or "minutes" in given:
+                saved.pop("epochs", None)
+                saved.pop("minutes", None)
+            saved.pop("threads", None)
+            given = {**saved, **given}
+        if threads is None:  # None in workers: each gets cpu_count // N threads (lstmkit.train.distributed)
+            threads = 1 if nproc == 1 and not distributed.is_worker() else None
         config = lm.LMConfig(**{**given, "threads": threads})
-        result = lm.train_language_model(
-            file, output, config, valid_path=valid, resume=resume, encoding=encoding, echo=typer.echo,
-            log_every=log_every,
-        )
-        if result.interrupted:
-            typer.echo(
-                f"interrupted: checkpoint saved to {result.checkpoint}; continue with the same command and --resume",
-                err=True,
+        if nproc > 1 and not distributed.is_worker():
+            # every check the run makes (data, checkpoint, settings), once, so a mistake is one line
+            lm.prepare_run(file, output, config, valid_path=valid, resume=resume, encoding=encoding, world=nproc)
+        # with --nproc N > 1: runs this command in N workers and exits with their code
+        launch_workers(nproc)
+        try:
+            distributed.init_from_env()
+            echo = main_echo()
+            result = lm.train_language_model(
+                file, output, config, valid_path=valid, resume=resume, encoding=encoding, echo=echo,
+                log_every=log_every,
             )
-            raise typer.Exit(EXIT_INTERRUPTED)
-        typer.echo(
-            f"validation: {result.metric_text()} after {result.epochs_completed} epochs, {result.steps} steps, "
-            f"{result.seconds:.1f} s"
-        )
-        typer.echo(f"model saved to {result.output} (checkpoint {result.checkpoint})")
+            if result.interrupted:
+                main_echo(lambda text: typer.echo(text, err=True))(
+                    f"interrupted: checkpoint saved to {result.checkpoint}; continue with the same command and --resume"
+                )
+                raise typer.Exit(EXIT_INTERRUPTED)
+            echo(
+                f"validation: {result.metric_text()} after {result.epochs_completed} epochs, {result.steps} steps, "
+                f"{result.seconds:.1f} s"
+            )
+            echo(f"model saved to {result.output} (checkpoint {result.checkpoint})")
+        finally:
+            distributed.shutdown()
 
     @text_app.command("generate")
     def generate(

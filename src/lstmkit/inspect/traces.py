@@ -73,6 +73,7 @@ from typing import Any
 import numpy as np
 
 from lstmkit.errors import ConfigError, DataError, InputValueError, ModelFileError, ShapeError
+from lstmkit.util.registry import kind_of
 
 #: The per-step quantities shown, as named in :class:`lstmkit.nn.GateSequence`, and their labels.
 QUANTITIES = ("forget_gate", "input_gate", "output_gate", "cell_state")
@@ -501,7 +502,7 @@ def inspect_model(
     with torch_threads(threads):
         if kind == "sequential":
             return _inspect_sequential(path, str(input), layer, max_steps, encoding)
-        if kind in ("language_model", "language_model_checkpoint"):
+        if kind in ("language_model", "language_model_checkpoint") or kind_of(path) == "language_model_checkpoint":
             return _inspect_language_model(path, str(input), layer, max_steps, encoding)
         if kind == "sequence_classifier":
             return _inspect_sequence_classifier(path, str(input), layer, max_steps, item)

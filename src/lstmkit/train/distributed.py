@@ -21,11 +21,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-from lstmkit.errors import ConfigError
+from lstmkit.errors import ConfigError, LstmkitError
 
 MAX_NPROC = 64
 _WORKER_VARS = ("TORCHELASTIC_RUN_ID", "LOCAL_RANK")
@@ -40,7 +42,9 @@ def validate_nproc(value: Any, name: str = "--nproc") -> int:
         except ValueError:
             v = None
     if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_NPROC:
-        raise ConfigError(f"{name}: expected an integer from 1 to {MAX_NPROC}, found {value!r}")
+        # a number typed on the command line ("0") reads as that number, not as a quoted string
+        shown = v if isinstance(value, str) and isinstance(v, int) else repr(value)
+        raise ConfigError(f"{name}: expected an integer from 1 to {MAX_NPROC}, found {shown}")
     return v
 
 
@@ -158,10 +162,64 @@ def launch(nproc: Any, argv: Sequence[str] | None = None, *, module: str = "lstm
     argv = worker_argv(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(threads_per_process(n)))
+    with tempfile.TemporaryDirectory(prefix="lstmkit-workers-") as tmp:
+        error_file = Path(tmp) / "error.txt"
+        env[ERROR_FILE_VAR] = str(error_file)
+        proc = subprocess.Popen(torchrun_command(n, argv, module), env=env, stderr=subprocess.PIPE, text=True,
+                                errors="replace", bufsize=1)
+        try:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                # Once a worker has reported a user error, what follows is torchrun's failure report
+                # (a traceback of its own): the launcher says the one line instead.
+                if not _worker_error(error_file):
+                    sys.stderr.write(line)
+                    sys.stderr.flush()
+            code = proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                proc.kill()
+            return 130
+        message = _worker_error(error_file)
+    if code != 0 and message:
+        raise WorkerError(message)
+    return code
+
+
+#: The environment variable naming the file where a worker writes a user error (one line) for the launcher.
+ERROR_FILE_VAR = "LSTMKIT_WORKER_ERROR_FILE"
+
+
+class WorkerError(LstmkitError):
+    """A user error that a worker process hit (a bad file or option found only inside the run): its one line."""
+
+
+def _worker_error(path: Path) -> str:
     try:
-        return subprocess.run(torchrun_command(n, argv, module), env=env).returncode
-    except KeyboardInterrupt:
-        return 130
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    return text.splitlines()[0] if text.strip() else ""
+
+
+def report_worker_error(message: str) -> bool:
+    """In a torchrun worker started by :func:`launch`: hand a user error's one line to the launcher.
+
+    Returns True when it was handed over (the launcher prints it once and exits 2; the worker then
+    prints nothing), False outside such a worker.
+    """
+    target = os.environ.get(ERROR_FILE_VAR)
+    if not target or not is_worker():
+        return False
+    try:
+        with open(target, "a", encoding="utf-8") as f:  # several ranks may fail alike: the first line wins
+            f.write(" ".join(str(message).split()) + "\n")
+    except OSError:
+        return False
+    return True
 
 
 def all_reduce_sum_(t: torch.Tensor) -> torch.Tensor:
@@ -210,5 +268,6 @@ def any_flag(flag: bool, device: Any = "cpu") -> bool:
 __all__ = [
     "MAX_NPROC", "validate_nproc", "available", "is_initialized", "world_size", "rank", "local_rank", "is_main",
     "is_worker", "threads_per_process", "init_from_env", "shutdown", "barrier", "torchrun_command", "worker_argv", "launch",
+    "WorkerError", "report_worker_error", "ERROR_FILE_VAR",
     "all_reduce_sum_", "broadcast_module_", "broadcast_object", "gather_objects", "any_flag",
 ]

@@ -11,10 +11,11 @@ kind                            what ``lstmkit.load`` returns                   
 ``sequential`` + text task      ``tasks.text.classifier.TextClassifier``                ``lstmkit text classify``
 ``sequential`` + sentiment      ``tasks.text.sentiment.SentimentClassifier``            ``lstmkit inspect``
 ``language_model``              ``tasks.text.language_model.LanguageModelGenerator``    ``lstmkit text generate``
-``language_model_checkpoint``   the same (generation from a checkpoint)                 ``lstmkit text train-lm --resume``
+``language_model_checkpoint``   the same (an older version's checkpoint; generation)    ``lstmkit text generate``
 ``forecaster``                  ``tasks.timeseries.forecaster.Forecaster``              ``lstmkit forecast predict``
 ``sequence_classifier``         ``tasks.sequences.classifier.SequenceClassifier``      ``lstmkit seq classify``
 ``train_checkpoint``            ``train.checkpoint.Checkpoint`` (the engine's)          ``--resume`` of any command
+``train_checkpoint`` + LM       ``LanguageModelGenerator`` (generation from it)         ``lstmkit text generate``
 ==============================  =====================================================  ==============================
 
 The loaders are named by dotted path and imported only when a file of that kind is loaded: the
@@ -54,6 +55,8 @@ class Kind:
 KINDS: dict[str, Kind] = {}
 #: a ``sequential`` file's ``preprocessing.task`` -> the kind that reads it
 SEQUENTIAL_TASKS: dict[str, str] = {}
+#: an engine checkpoint's ``extra`` key -> the kind that reads it (a language model's checkpoint generates)
+CHECKPOINT_TASKS: dict[str, str] = {"language_model": "language_model_checkpoint"}
 
 
 def register(kind: Kind, *, sequential_task: str | None = None) -> Kind:
@@ -76,6 +79,15 @@ def kind_of(path: Any) -> str:
 
     meta = read_raw_metadata(path)
     kind = file_kind(meta)
+    if kind == "train_checkpoint":
+        try:
+            extra = json.loads(meta.get("extra", "{}"))
+        except ValueError:
+            extra = {}
+        for key, task_kind in CHECKPOINT_TASKS.items():
+            if isinstance(extra, dict) and key in extra:
+                return task_kind
+        return kind
     if kind == "sequential":
         try:
             task = json.loads(meta.get("preprocessing", "{}")).get("task")
@@ -113,11 +125,13 @@ register(Kind("sentiment", "the sentiment demo's model", "lstmkit inspect or lst
               "lstmkit.tasks.text.sentiment:load_classifier"), sequential_task="sentiment")
 register(Kind("language_model", "a language model", "lstmkit text generate",
               "lstmkit.tasks.text.language_model:LanguageModelGenerator.load"))
-register(Kind("language_model_checkpoint", "a language-model training checkpoint", "lstmkit text train-lm --resume",
+register(Kind("language_model_checkpoint", "a language-model training checkpoint", "lstmkit text generate or train-lm --resume",
               "lstmkit.tasks.text.language_model:LanguageModelGenerator.load"))
 register(Kind("forecaster", "a forecaster", "lstmkit forecast predict",
               "lstmkit.tasks.timeseries.forecaster:Forecaster.load"))
 register(Kind("sequence_classifier", "a sequence classifier", "lstmkit seq classify",
               "lstmkit.tasks.sequences.classifier:SequenceClassifier.load"))
+register(Kind("train_checkpoint", "a training checkpoint", "the --resume of the command that wrote it",
+              "lstmkit.train.checkpoint:read_info"))
 
 __all__ = ["Kind", "KINDS", "KIND_ALIASES", "register", "canonical_kind", "describe", "kind_of", "load"]

@@ -188,7 +188,7 @@ def test_loading_a_wrong_kind_of_file_says_what_it_holds(tmp_path):
     with pytest.raises(ModelFileError) as e:
         SequenceClassifier.load(seq_path)
     msg = str(e.value)
-    assert "holds a Keras-style Sequential model" in msg and "not a sequence classifier" in msg and "\n" not in msg
+    assert "holds a Keras-style model" in msg and "not a sequence classifier" in msg and "\n" not in msg
     other = tmp_path / "f.lstmkit"
     save_tensors(other, {"w": torch.zeros(2)}, {}, kind="forecaster")
     with pytest.raises(ModelFileError, match="holds a forecaster .use lstmkit forecast predict."):

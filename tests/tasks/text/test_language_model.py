@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import warnings
@@ -9,16 +10,18 @@ import warnings
 import pytest
 import torch
 
-from lstmkit.errors import ConfigError, ModelFileError
-from lstmkit.tasks.text.lm_network import LanguageModel
-from lstmkit.models.serialization import load_tensors
+from lstmkit.errors import ConfigError, DataError, ModelFileError
 from lstmkit.tasks.text.language_model import (
     LanguageModelGenerator, LMConfig, checkpoint_path, evaluate_file, load_language_model, train_language_model,
 )
+from lstmkit.tasks.text.lm_network import LanguageModel
+from lstmkit.train import read_info
+from lstmkit.train.precision import bf16_available
+from lstmkit.util.container import load_tensors, save_tensors
 
 warnings.filterwarnings("ignore", message="LSTM with projections")
 
-TINY = LMConfig(level="char", layers=2, units=24, bptt=12, batch_size=6, epochs=2, dropout=0.1, lr=5e-3)
+TINY = LMConfig(level="char", layers=2, units=24, bptt=12, batch_size=6, epochs=2, dropout=0.1, lr=5e-3, threads=1)
 
 
 @pytest.fixture
@@ -30,6 +33,10 @@ def text_file(tmp_path, shared_data):
 
 def _weights(path):
     return load_language_model(path)[0].state_dict()
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_model_ties_weights_and_projects():
@@ -54,8 +61,9 @@ def test_tiny_model_learns(text_file, tmp_path):
     assert evaluate_file(result.output, text_file, bptt=12) > 0
 
 
-@pytest.mark.parametrize("stop_at", [30, 100])  # mid-epoch 1 and mid-epoch 2 (75 steps an epoch)
+@pytest.mark.parametrize("stop_at", [30, 75, 100])  # mid-epoch 1, its last step, mid-epoch 2 (75 steps an epoch)
 def test_resume_equals_uninterrupted(text_file, tmp_path, stop_at):
+    # dropout on, plateau schedule, the carried state: all of it restored bit for bit (one thread throughout)
     full = train_language_model(text_file, tmp_path / "full.lstmkit", TINY)
     part = train_language_model(text_file, tmp_path / "part.lstmkit", TINY, on_step=lambda s: s == stop_at)
     assert part.interrupted and part.output is None and part.steps == stop_at
@@ -63,7 +71,28 @@ def test_resume_equals_uninterrupted(text_file, tmp_path, stop_at):
     resumed = train_language_model(text_file, tmp_path / "part.lstmkit", TINY, resume=True)
     assert resumed.steps == full.steps and resumed.val_loss == full.val_loss
     a, b = _weights(full.output), _weights(resumed.output)
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    strip = lambda h: [(r.epoch, r.train_loss, r.val_loss, r.lr) for r in h]  # noqa: E731 (all but the seconds)
+    assert strip(resumed.history) == strip(full.history)
+    # the checkpoints of both runs hold the same final training state too
+    x, y = read_info(full.checkpoint), read_info(resumed.checkpoint)
+    assert x.position["step"] == y.position["step"] and all(torch.equal(x.tensors[k], y.tensors[k])
+                                                            for k in x.tensors if k.startswith(("model.", "optim.")))
+
+
+def test_resume_with_step_schedule_sgd_and_word_level_is_exact(tmp_path):
+    lines = ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog"] * 30
+    path = tmp_path / "words.txt"
+    path.write_text("\n".join(lines) + "\n")
+    cfg = LMConfig(level="word", layers=1, units=12, bptt=6, batch_size=4, epochs=3, dropout=0.2, lr=0.5,
+                   optimizer="sgd", schedule="step", decay_start=1, lr_decay=0.5, clip=0.5, threads=1)
+    full = train_language_model(path, tmp_path / "full.lstmkit", cfg)
+    assert [round(h.lr, 6) for h in full.history] == [0.5, 0.25, 0.125]  # x0.5 after every epoch from the first
+    steps = full.steps // 3
+    train_language_model(path, tmp_path / "p.lstmkit", cfg, on_step=lambda s: s == steps + 2)  # early in epoch 2
+    resumed = train_language_model(path, tmp_path / "p.lstmkit", cfg, resume=True)
+    a, b = _weights(full.output), _weights(resumed.output)
+    assert all(torch.equal(a[k], b[k]) for k in a) and resumed.val_loss == full.val_loss
 
 
 def test_resume_at_epoch_boundary_and_train_longer(text_file, tmp_path):
@@ -77,14 +106,19 @@ def test_resume_at_epoch_boundary_and_train_longer(text_file, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_checkpoint_holds_full_training_state(text_file, tmp_path):
+def test_checkpoint_is_the_engines_and_holds_full_training_state(text_file, tmp_path):
     train_language_model(text_file, tmp_path / "m.lstmkit", TINY, on_step=lambda s: s == 10)
-    tensors, meta = load_tensors(checkpoint_path(tmp_path / "m.lstmkit"))
-    assert meta["kind"] == "language_model_checkpoint"
-    assert {"rng.torch", "rng.numpy_keys", "hidden.h", "hidden.c"} <= set(tensors)
-    assert any(k.startswith("optim.") for k in tensors)
-    training = json.loads(meta["training"])
-    assert training["position"]["global_step"] == 10 and "python" in training["rng"]
+    ckpt = checkpoint_path(tmp_path / "m.lstmkit")
+    tensors, meta = load_tensors(ckpt)
+    assert meta["kind"] == "train_checkpoint"
+    info = read_info(ckpt)
+    assert info.position["step"] == 10 and info.position["batch"] == 10 and info.position["epoch"] == 0
+    h, c = info.group("carry.0")["0"], info.group("carry.0")["1"]  # the carried (h, c) of the 6 streams
+    assert h.shape == c.shape == (TINY.layers, TINY.batch_size, TINY.units) and h.abs().sum() > 0
+    assert {"rng.0.torch", "rng.0.numpy"} <= set(tensors) and any(k.startswith("optim.") for k in tensors)
+    lm = info.extra["language_model"]
+    assert lm["config"]["units"] == TINY.units and lm["vocabulary"]["level"] == "char" and len(lm["train_sha256"]) == 64
+    assert info.training["schedule"] == {"scale": 1.0, "wait": 0, "best": None}  # plateau, before any evaluation
 
 
 def test_resume_rejects_other_settings_and_missing_checkpoint(text_file, tmp_path):
@@ -156,22 +190,28 @@ def test_model_doctest():
     assert result.failed == 0 and result.attempted > 0
 
 
-def test_bf16_refused_with_one_line_where_the_cpu_lacks_it(text_file, tmp_path, monkeypatch):
-    from lstmkit.tasks.text import language_model as lm
-
-    monkeypatch.setattr(lm, "bf16_supported", lambda: False)
+def test_bf16_refused_with_one_line_where_the_cpu_lacks_it(text_file, tmp_path):
+    if bf16_available("cpu"):
+        pytest.skip("this CPU has bfloat16 units: bf16 is not refused here")
     cfg = LMConfig(**{**TINY.__dict__, "precision": "bf16"})
-    with pytest.raises(ConfigError, match=r"precision bf16: this CPU has no bfloat16 .*use --precision fp32"):
+    with pytest.raises(ConfigError, match=r"precision 'bf16': this CPU has no bfloat16 matrix units.*use 'fp32' or 'auto'") as e:
         train_language_model(text_file, tmp_path / "b.lstmkit", cfg)
+    assert "\n" not in str(e.value)
     assert not (tmp_path / "b.lstmkit").exists() and not checkpoint_path(tmp_path / "b.lstmkit").exists()
+    # resuming in bf16 refuses the same way and leaves the checkpoint as it was
+    train_language_model(text_file, tmp_path / "r.lstmkit", TINY, on_step=lambda s: s == 3)
+    before = _digest(checkpoint_path(tmp_path / "r.lstmkit"))
+    with pytest.raises(ConfigError, match="precision 'bf16'"):
+        train_language_model(text_file, tmp_path / "r.lstmkit", cfg, resume=True)
+    assert _digest(checkpoint_path(tmp_path / "r.lstmkit")) == before
+    assert train_language_model(text_file, tmp_path / "a.lstmkit", LMConfig(**{**TINY.__dict__, "epochs": 1,
+                                                                               "precision": "auto"})).output.is_file()
 
 
 def test_bf16_precision_trains_close_to_fp32(text_file, tmp_path):
-    # bf16 autocasts the forward pass only: the same seed gives nearly the same first-epoch loss, and it learns.
-    from lstmkit.tasks.text.language_model import bf16_supported
-
-    if not bf16_supported():
-        pytest.skip(f"this CPU ({torch.backends.cpu.get_cpu_capability()}) has no oneDNN bfloat16 LSTM kernels")
+    # bf16 autocasts the step only: the same seed gives nearly the same first-epoch loss, and it learns.
+    if not bf16_available("cpu"):
+        pytest.skip(f"this CPU ({torch.backends.cpu.get_cpu_capability()}) has no bfloat16 matrix units")
     results = {}
     for precision in ("fp32", "bf16"):
         cfg = LMConfig(**{**TINY.__dict__, "epochs": 2, "lr": 2e-2, "dropout": 0.0, "precision": precision})
@@ -179,7 +219,12 @@ def test_bf16_precision_trains_close_to_fp32(text_file, tmp_path):
     fp32, bf16 = results["fp32"].history, results["bf16"].history
     assert abs(fp32[0].train_loss - bf16[0].train_loss) < 0.05 * fp32[0].train_loss
     assert bf16[1].val_loss < bf16[0].val_loss
-    with pytest.raises(ConfigError, match="precision"):
+
+
+def test_precision_values():
+    assert LMConfig(precision="bfloat16").resolved().precision == "bf16"
+    assert LMConfig(precision="auto").resolved().precision == "auto"
+    with pytest.raises(ConfigError, match="precision: expected 'fp32', 'bf16' or 'auto', found 'fp16'"):
         LMConfig(precision="fp16").resolved()
 
 
@@ -200,3 +245,137 @@ def test_untied_model_trains_saves_and_resumes(text_file, tmp_path):
                              resume=True)
     with pytest.raises(ConfigError, match="embedding_size <= units"):
         LMConfig(**{**TINY.__dict__, "embedding_size": 32}).resolved()
+
+
+# ------------------------------------------------------------------------------ checkpoints of the previous format
+def write_previous_format_checkpoint(model_path, ckpt, cfg):
+    """A checkpoint laid out as lstmkit wrote them before training moved to lstmkit.train: kind
+    ``language_model_checkpoint``, the model's ``config``/``vocabulary`` fields and a ``training`` JSON field
+    (config, position, schedule, optimizer groups, RNG, history, data hash); tensors ``model.*``, ``optim.*``,
+    ``rng.torch``, ``rng.numpy_keys``, ``hidden.h``, ``hidden.c``."""
+    from dataclasses import asdict
+
+    import numpy as np
+
+    model, _, meta, _ = load_language_model(model_path)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    model(torch.zeros(3, 2, dtype=torch.long))[0].sum().backward()
+    opt.step()
+    tensors = {f"model.{k}": v for k, v in model.tensors().items()}
+    sd = opt.state_dict()
+    scalars = {}
+    for idx, state in sd["state"].items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{idx}.{key}"] = value
+            else:
+                scalars[f"{idx}.{key}"] = value
+    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
+    np_state = np.random.get_state()
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.numpy_keys"] = torch.from_numpy(np.asarray(np_state[1], dtype=np.int64))
+    tensors["hidden.h"], tensors["hidden.c"] = model.init_hidden(cfg.batch_size)
+    training = {
+        "config": asdict(cfg),
+        "position": {"epoch": 1, "window": 0, "global_step": 75, "elapsed": 3.5, "loss_sum": 1000.0, "loss_count": 400},
+        "schedule": {"lr": cfg.lr, "best": 3.1}, "optimizer": {"param_groups": groups, "scalars": scalars},
+        "rng": {"numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])], "python": [3, [0], None]},
+        "history": [{"epoch": 1, "train_loss": 3.3, "val_loss": 3.1, "lr": cfg.lr, "seconds": 2.0}],
+        "train_sha256": "0" * 64,
+    }
+    save_tensors(ckpt, tensors, {"config": meta["config"], "vocabulary": meta["vocabulary"],
+                                 "training": json.dumps(training)}, kind="language_model_checkpoint", what="checkpoint")
+
+
+@pytest.mark.parametrize("format_v1", [False, True])  # as the previous version wrote it / before metadata checksums
+def test_previous_format_checkpoint_still_generates_and_resume_says_so(text_file, tmp_path, format_v1):
+    import lstmkit
+    from old_format import old_format
+
+    cfg = LMConfig(**{**TINY.__dict__, "epochs": 1})
+    out = tmp_path / "m.lstmkit"
+    train_language_model(text_file, out, cfg)
+    ckpt = checkpoint_path(out)
+    write_previous_format_checkpoint(out, ckpt, cfg)
+    if format_v1:
+        old_format(ckpt)
+    model, vocab, meta, _ = load_language_model(ckpt)
+    assert meta["kind"] == "language_model_checkpoint" and vocab.level == "char"
+    gen = LanguageModelGenerator.load(ckpt)
+    assert len("".join(gen.generate("ROMEO:", 30, seed=2))) == 30
+    assert isinstance(lstmkit.load(ckpt), LanguageModelGenerator)
+    assert math.isfinite(evaluate_file(ckpt, text_file, bptt=12))
+    before = _digest(ckpt)
+    with pytest.raises(ModelFileError, match=r"written by an older lstmkit \(kind 'language_model_checkpoint'\), which "
+                                             r"this version cannot resume; .*generate.* still reads it") as e:
+        train_language_model(text_file, out, cfg, resume=True)
+    assert "\n" not in str(e.value) and _digest(ckpt) == before
+
+
+# ------------------------------------------------------------------------------ bad checkpoints: one line, untouched
+@pytest.fixture
+def interrupted(text_file, tmp_path):
+    out = tmp_path / "run.lstmkit"
+    train_language_model(text_file, out, TINY, on_step=lambda s: s == 4)
+    return out
+
+
+def _resume_refused(text_file, out, exc, match, cfg=TINY):
+    ckpt = checkpoint_path(out)
+    before = _digest(ckpt)
+    with pytest.raises(exc, match=match) as e:
+        train_language_model(text_file, out, cfg, resume=True)
+    assert "\n" not in str(e.value)
+    assert _digest(ckpt) == before and not out.exists()  # nothing written, nothing trained
+    return str(e.value)
+
+
+def test_truncated_and_corrupted_checkpoints(text_file, interrupted):
+    ckpt = checkpoint_path(interrupted)
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 2])
+    _resume_refused(text_file, interrupted, ModelFileError, r"checkpoint .*run.lstmkit.ckpt.*: truncated")
+    ckpt.write_bytes(data[:5])
+    _resume_refused(text_file, interrupted, ModelFileError, r"checkpoint .*: not an lstmkit .*truncated")
+    flipped = bytearray(data)
+    flipped[-10] ^= 0xFF
+    ckpt.write_bytes(bytes(flipped))
+    _resume_refused(text_file, interrupted, ModelFileError, r"corrupted \(the weights do not match their checksum\)")
+
+
+def test_checkpoints_of_other_models(text_file, tmp_path, interrupted):
+    from lstmkit.layers import Dense
+    from lstmkit.models import Sequential
+    from lstmkit.train import Trainer, TensorBatches
+
+    ckpt = checkpoint_path(interrupted)
+    Sequential([Dense(2, input_shape=(3,))]).save(ckpt)  # a model file of another kind
+    _resume_refused(text_file, interrupted, ModelFileError, "is a Keras-style model, not a training checkpoint")
+    linear = torch.nn.Linear(3, 1)  # the engine's checkpoint of another model
+    Trainer(linear, torch.optim.SGD(linear.parameters(), lr=0.1), lambda m, b, c: m(b[0]).pow(2).mean(),
+            TensorBatches(torch.randn(8, 3), torch.randn(8, 1), batch_size=4), epochs=1, checkpoint=ckpt).fit()
+    msg = _resume_refused(text_file, interrupted, ModelFileError, "training checkpoint of another model")
+    assert "(Linear)" in msg and "not a language model's" in msg
+    with pytest.raises(ModelFileError, match="another model"):
+        LanguageModelGenerator.load(ckpt)
+
+
+def test_checkpoint_schema_is_checked_behind_a_valid_checksum(text_file, interrupted):
+    ckpt = checkpoint_path(interrupted)
+    tensors, meta = load_tensors(ckpt)
+    extra = json.loads(meta["extra"])
+    extra["language_model"]["config"]["units"] = -3
+    fields = {k: v for k, v in meta.items() if k not in ("format", "format_version", "lstmkit_version", "kind",
+                                                         "weights_sha256", "sha256")}
+    save_tensors(ckpt, tensors, {**fields, "extra": json.dumps(extra)}, kind="train_checkpoint")
+    _resume_refused(text_file, interrupted, ModelFileError, r"'extra.language_model.config' is invalid \(units")
+
+
+def test_resume_refuses_another_training_file(text_file, tmp_path, interrupted):
+    other = tmp_path / "other.txt"
+    other.write_text(text_file.read_text()[::-1])
+    before = _digest(checkpoint_path(interrupted))
+    with pytest.raises(DataError, match="differs from the one"):
+        train_language_model(other, interrupted, TINY, resume=True)
+    assert _digest(checkpoint_path(interrupted)) == before

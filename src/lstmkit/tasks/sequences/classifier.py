@@ -66,13 +66,6 @@ KIND = "sequence_classifier"  # files written before issue 15 say "sequence-clas
 CELLS = ("lstm", "gru", "rnn")
 POOLINGS = ("last", "mean", "attention")
 
-#: What other lstmkit files hold, and how to use them (for a clear wrong-kind error).
-_OTHER_KINDS = {
-    "sequential": "a Keras-style Sequential model (e.g. a text classifier: use lstmkit text classify)",
-    "language_model": "a language model (use lstmkit text generate)",
-    "language_model_checkpoint": "a language-model training checkpoint (use lstmkit text train-lm --resume)",
-    "forecaster": "a forecaster (use lstmkit forecast predict)",
-}
 
 
 # ------------------------------------------------------------------------------------------ network
@@ -541,7 +534,9 @@ class SequenceClassifier(ParamsMixin):
         tensors, meta = load_tensors(path)
         kind = file_kind(meta)
         if kind != KIND:
-            what = _OTHER_KINDS.get(kind, f"a {kind!r} file")
+            from lstmkit.util.registry import describe
+
+            what = describe(kind)
             raise ModelFileError(
                 f"model file {str(path)!r} holds {what}, not a sequence classifier; "
                 "train one with lstmkit seq train-classifier"

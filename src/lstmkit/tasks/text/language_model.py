@@ -1,19 +1,29 @@
-"""Language models as plain functions: train (TBPTT, checkpoints, resume), evaluate, generate.
+"""Language models as plain functions: train (TBPTT through :mod:`lstmkit.train`), evaluate, generate.
 
 >>> # train_language_model("input.txt", output="lm.lstmkit", config=LMConfig(level="char", epochs=2))
 >>> # for piece in LanguageModelGenerator.load("lm.lstmkit").generate("ROMEO:", 200, seed=1): print(piece, end="")
 
+Training runs through the one engine, :class:`lstmkit.train.Trainer`: this module supplies the batch
+source (BPTT window ``i`` of the streams, the same in every epoch; with ``--nproc`` each process
+takes its share of the streams), the step function (cross-entropy per token, the carried ``(h, c)``
+as the engine's ``carry``), ``init_carry`` (zeros at each epoch's start), the validation function,
+and the LR schedule mapped to the engine's (``plateau`` -> :class:`~lstmkit.train.ReduceOnPlateau`,
+``step`` -> :class:`~lstmkit.train.StepDecay`, ``cosine`` -> :class:`~lstmkit.train.Cosine` over the
+time budget, ``constant``).
+
 Files (both one safetensors file, JSON in the metadata, written atomically, never pickled):
 
 * the model ``OUTPUT`` (``kind="language_model"``): weights, model config, vocabulary, training summary;
-* the checkpoint ``OUTPUT.ckpt`` (``kind="language_model_checkpoint"``): the same plus the optimizer
-  state, the schedule state, the RNG states (torch as a tensor, numpy and python as JSON), the
-  epoch/step position, the carried hidden state and the running loss sums. Written after every
-  epoch, when the time budget runs out and on Ctrl-C (at the next step boundary).
+* the checkpoint ``OUTPUT.ckpt``: the engine's (``kind="train_checkpoint"``, :mod:`lstmkit.train.checkpoint`:
+  weights, optimizer, schedule, RNG states, position, carried state, running sums, history), with
+  the language model's config, vocabulary and training-text hash in its ``extra`` field. Written
+  after every epoch, when the run ends (time budget included) and on Ctrl-C (at the next step).
 
-``resume=True`` restores all of that, so a resumed run with the same seed continues exactly as the
-uninterrupted run would have (bitwise on the same machine and thread count for ``epochs`` runs; a
-``minutes`` run depends on wall-clock time by nature).
+``resume=True`` continues from the checkpoint exactly: a resumed run ends with the same weights,
+bit for bit, as the uninterrupted one (same machine and thread count, ``epochs`` runs; a ``minutes``
+run depends on wall-clock time by nature). Checkpoints of the previous format
+(``kind="language_model_checkpoint"``) still load for generation and evaluation; resuming one is a
+one-line error that says so.
 """
 
 from __future__ import annotations
@@ -22,15 +32,11 @@ import hashlib
 import json
 import math
 import os
-import random
-import signal
-import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -40,35 +46,32 @@ from lstmkit.data.corpus import (
 from lstmkit.data.readers import read_text
 from lstmkit.errors import ConfigError, DataError, InputValueError, ModelFileError
 from lstmkit.tasks.text.lm_network import LanguageModel
-from lstmkit.models.serialization import file_kind, load_tensors, save_tensors
+from lstmkit.train import checkpoint as ckpt_io
+from lstmkit.train import distributed as dist
+from lstmkit.train.batches import FunctionBatches, epoch_seed
+from lstmkit.train.engine import Hooks, StepOutput, TrainConfig, Trainer, TrainState
+from lstmkit.train.precision import check_precision, resolve_precision
+from lstmkit.train.schedules import Constant, Cosine, ReduceOnPlateau, Schedule, StepDecay
+from lstmkit.util.container import file_kind, load_tensors, read_raw_metadata, save_tensors
 
-# fp32: exact (the fast path equals the reference cell). bf16: the forward pass runs under
-# torch.autocast in bfloat16 (oneDNN's bf16 LSTM kernels: ~1.6x faster steps on CPUs with
-# AVX512-BF16 or AMX); weights, gradients, optimizer state and the loss stay float32.
-PRECISIONS = ("fp32", "bf16")
+# fp32: exact (the fast path equals the reference cell). bf16: the step runs under torch.autocast in
+# bfloat16 (lstmkit.train.precision: only where the CPU has bf16 matrix units, or CUDA); weights,
+# gradients, optimizer state and the loss stay float32. auto: bf16 only where it is faster.
+PRECISIONS = ("fp32", "bf16", "auto")
 KIND_MODEL = "language_model"
-KIND_CHECKPOINT = "language_model_checkpoint"
+KIND_CHECKPOINT = "language_model_checkpoint"  # the previous checkpoint format: still loads, cannot resume
+KIND_TRAIN_CHECKPOINT = ckpt_io.KIND
+#: what a checkpoint's ``extra`` holds under ``"language_model"``: the version of that entry
+LM_EXTRA_VERSION = 1
 HOLDOUT_FRACTION = 0.1
 LN2 = math.log(2.0)
+#: the cosine schedule's final rate, as a fraction of ``lr``
+COSINE_FLOOR = 0.05
 
 # What must agree between a checkpoint and a resumed run (epochs/minutes may change: "train longer").
 _FIXED_ON_RESUME = ("level", "layers", "units", "embedding_size", "tie_weights", "dropout", "bptt", "batch_size", "lr",
                     "optimizer", "schedule", "clip", "seed", "lr_decay", "decay_start", "eval_batch_size",
                     "precision")
-
-
-def bf16_supported() -> bool:
-    """Whether oneDNN can run bfloat16 LSTM kernels on this CPU (AVX512-BF16 or AMX; not plain AVX2)."""
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-def check_precision_supported(precision: str) -> None:
-    """A ConfigError naming the CPU's capability when ``precision`` cannot run here (bf16 without oneDNN bf16)."""
-    if precision == "bf16" and not bf16_supported():
-        raise ConfigError(
-            "precision bf16: this CPU has no bfloat16 LSTM kernels (oneDNN needs AVX512-BF16 or AMX; found "
-            f"{torch.backends.cpu.get_cpu_capability()}); use --precision fp32"
-        )
 
 
 @dataclass
@@ -94,7 +97,7 @@ class LMConfig:
     seed: int = 0
     eval_batch_size: int = 10
     threads: int | None = None
-    precision: str = "fp32"  # fp32 | bf16 (autocast for the forward pass; weights and optimizer stay fp32)
+    precision: str = "fp32"  # fp32 | bf16 | auto (lstmkit.train.precision; weights and optimizer stay fp32)
 
     def resolved(self) -> "LMConfig":
         c = LMConfig(**asdict(self))
@@ -133,8 +136,7 @@ class LMConfig:
             raise ConfigError(f"epochs: expected an integer >= 1, found {c.epochs!r}")
         if c.schedule is None:
             c.schedule = "cosine" if c.minutes is not None else "plateau"
-        if c.precision not in PRECISIONS:
-            raise ConfigError(f"precision: expected {' or '.join(PRECISIONS)}, found {c.precision!r}")
+        c.precision = check_precision(c.precision, "precision")
         if c.schedule not in ("plateau", "cosine", "step", "constant"):
             raise ConfigError(f"schedule: expected plateau, cosine, step or constant, found {c.schedule!r}")
         if c.schedule == "cosine" and c.minutes is None:
@@ -247,61 +249,7 @@ def prepare_data(train_path: str | os.PathLike[str], valid_path: str | os.PathLi
     return LMData(vocab, train, valid, sha, valid_path is None)
 
 
-# ---------------------------------------------------------------------------------------------------- state I/O
-
-def _rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    tensors = {
-        "rng.torch": torch.get_rng_state(),
-        "rng.numpy_keys": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
-    }
-    meta = {
-        "numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
-        "python": [py_state[0], list(py_state[1]), py_state[2]],
-    }
-    return tensors, meta
-
-
-def _set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    torch.set_rng_state(tensors["rng.torch"])
-    name, pos, has_gauss, cached = meta["numpy"]
-    np.random.set_state((name, tensors["rng.numpy_keys"].numpy().astype(np.uint32), pos, has_gauss, cached))
-    version, internal, gauss = meta["python"]
-    random.setstate((version, tuple(internal), gauss))
-
-
-def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    sd = opt.state_dict()
-    tensors: dict[str, torch.Tensor] = {}
-    scalars: dict[str, Any] = {}
-    for idx, state in sd["state"].items():
-        for key, value in state.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optim.{idx}.{key}"] = value
-            elif value is not None:
-                scalars[f"{idx}.{key}"] = value
-    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
-    return tensors, {"param_groups": groups, "scalars": scalars}
-
-
-def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    for name, value in tensors.items():
-        if name.startswith("optim."):
-            _, idx, key = name.split(".", 2)
-            state.setdefault(int(idx), {})[key] = value
-    for name, value in meta.get("scalars", {}).items():
-        idx, key = name.split(".", 1)
-        state.setdefault(int(idx), {})[key] = value
-    groups = []
-    for g in meta["param_groups"]:
-        g = dict(g)
-        if "betas" in g:
-            g["betas"] = tuple(g["betas"])
-        groups.append(g)
-    opt.load_state_dict({"state": state, "param_groups": groups})
-
+# ---------------------------------------------------------------------------------------------------- files
 
 def save_language_model(path: str | os.PathLike[str], model: LanguageModel, vocab: Vocabulary,
                         extra: dict[str, Any] | None = None) -> None:
@@ -324,19 +272,67 @@ def _describe_kind(meta: dict[str, str]) -> str:
     return f"a {kind!r} file"
 
 
+def _lm_extra(ck: ckpt_io.Checkpoint) -> dict[str, Any]:
+    """The language model's entry in an engine checkpoint's ``extra``, checked; one line when it is another task's."""
+    path = str(ck.path)
+    entry = ck.extra.get("language_model")
+    if entry is None:
+        raise ModelFileError(
+            f"checkpoint {path!r}: is the training checkpoint of another model "
+            f"({ck.model_class or 'an unknown class'}), not a language model's (train one with `lstmkit text train-lm`)"
+        )
+    if not isinstance(entry, dict):
+        raise ModelFileError(f"checkpoint {path!r}: metadata field 'extra.language_model': expected a JSON object, "
+                             f"found {type(entry).__name__}")
+    version = entry.get("version")
+    if version != LM_EXTRA_VERSION:
+        raise ModelFileError(f"checkpoint {path!r}: metadata field 'extra.language_model.version': expected "
+                             f"{LM_EXTRA_VERSION}, found {version!r} (written by another lstmkit version)")
+    for key in ("config", "model", "vocabulary"):
+        if not isinstance(entry.get(key), dict):
+            raise ModelFileError(f"checkpoint {path!r}: metadata field 'extra.language_model.{key}': expected a JSON "
+                                 f"object, found {type(entry.get(key)).__name__}")
+    if not isinstance(entry.get("train_sha256"), str):
+        raise ModelFileError(f"checkpoint {path!r}: metadata field 'extra.language_model.train_sha256': expected a "
+                             f"string, found {type(entry.get('train_sha256')).__name__}")
+    return entry
+
+
+def _checkpoint_as_model_file(path: Any) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """An engine checkpoint of a language model seen as a model file: (``model.*`` tensors, metadata)."""
+    ck = ckpt_io.load(path)
+    entry = _lm_extra(ck)
+    tensors = {f"model.{k}": v for k, v in ck.group("model").items()}
+    net = entry["model"].get("config")
+    if isinstance(net, dict) and net.get("tie_weights", True) is True:
+        tensors.pop("model.decoder.weight", None)  # the embedding, saved twice by the state dict
+    meta = {"kind": KIND_TRAIN_CHECKPOINT, "config": json.dumps(entry["model"]),
+            "vocabulary": json.dumps(entry["vocabulary"]),
+            "training": json.dumps({"config": entry["config"], "position": ck.position,
+                                    "history": ck.training["history"]})}
+    return tensors, meta
+
+
 def load_language_model(path: str | os.PathLike[str]) -> tuple[LanguageModel, Vocabulary, dict[str, str],
                                                                     dict[str, torch.Tensor]]:
-    """Model, vocabulary, raw metadata and all tensors of a model or checkpoint file; wrong kinds are named."""
-    tensors, meta = load_tensors(path)
-    kind = file_kind(meta)
-    if kind not in (KIND_MODEL, KIND_CHECKPOINT):
+    """Model, vocabulary, raw metadata and all tensors of a model or checkpoint file; wrong kinds are named.
+
+    Reads model files (``language_model``), the engine's checkpoints of a language model
+    (``train_checkpoint``) and checkpoints of the previous format (``language_model_checkpoint``).
+    """
+    kind = file_kind(read_raw_metadata(path))
+    if kind == KIND_TRAIN_CHECKPOINT:
+        tensors, meta = _checkpoint_as_model_file(path)
+    else:
+        tensors, meta = load_tensors(path)
+    if kind not in (KIND_MODEL, KIND_CHECKPOINT, KIND_TRAIN_CHECKPOINT):
         raise ModelFileError(
             f"model file {str(path)!r}: is {_describe_kind(meta)}, not a language model "
             f"(train one with `lstmkit text train-lm`)"
         )
     from lstmkit.util.schema import FileSchema
 
-    what = "checkpoint" if kind == KIND_CHECKPOINT else "model file"
+    what = "model file" if kind == KIND_MODEL else "checkpoint"
     s = FileSchema(path, what)
     config = s.keys(s.json(meta, "config", dict), ("class_name", "config"), "config")
     s.choice(config, "class_name", ("LanguageModel",), "config")
@@ -382,67 +378,48 @@ def load_language_model(path: str | os.PathLike[str]) -> tuple[LanguageModel, Vo
 _CLI_OPTIONS = {"tie_weights": "--tie/--no-tie", "eval_batch_size": "eval_batch_size"}
 
 
+
+
+#: The ``train-lm`` option that sets each LMConfig field (where the spelling differs from ``--field-name``).
+_CLI_OPTIONS = {"tie_weights": "--tie/--no-tie", "eval_batch_size": "eval_batch_size"}
+
+
 def resume_option(name: str) -> str:
     """How a user sets LMConfig field ``name`` on the command line (``units`` -> ``--units``)."""
     return _CLI_OPTIONS.get(name, "--" + name.replace("_", "-"))
 
 
-def check_checkpoint_training(path: Any, meta: dict[str, str], tensors: dict[str, torch.Tensor] | None = None,
-                              ) -> tuple[dict[str, Any], "LMConfig"]:
-    """The ``training`` field of a checkpoint, checked against its schema: (decoded dict, saved LMConfig).
+def read_checkpoint(path: str | os.PathLike[str]) -> tuple[ckpt_io.Checkpoint, dict[str, Any]]:
+    """A language model's training checkpoint, checked, and its saved settings (an :class:`LMConfig` as a dict).
 
-    Files of format version 1 carry no metadata checksum, so an edited position (``epoch: -7``), a
-    config that no longer resolves, or optimizer / RNG entries that do not match the tensors are each
-    a one-line ModelFileError naming the field, instead of a traceback or a silently wrong resume.
+    Every problem is one line that names the file: none there (``resume: no checkpoint ...``), a
+    truncated, corrupted or foreign file, a checkpoint of another model, or one of the previous
+    format (kind ``language_model_checkpoint``), which this version reads for generation but
+    cannot resume. Nothing is written.
     """
-    from lstmkit.util.schema import FileSchema
-
-    s = FileSchema(path, "checkpoint")
-    training = s.keys(s.json(meta, "training", dict),
-                      ("config", "position", "schedule", "optimizer", "rng", "history"), "training")
-    cfg = s.obj(training["config"], "training.config")
-    known = {f.name for f in fields(LMConfig)}
-    unknown = sorted(set(cfg) - known)
+    path = Path(os.fspath(path))
+    if not path.is_file():
+        raise ConfigError(f"resume: no checkpoint {str(path)!r} to resume from (train without --resume first)")
+    kind = file_kind(read_raw_metadata(path, what="checkpoint"))
+    if kind == KIND_CHECKPOINT:
+        raise ModelFileError(
+            f"checkpoint {str(path)!r}: written by an older lstmkit (kind {KIND_CHECKPOINT!r}), which this version "
+            f"cannot resume; `lstmkit text generate` still reads it; to train on, run without --resume (a new run "
+            f"overwrites it) or give another --output"
+        )
+    ck = ckpt_io.load(path)
+    entry = _lm_extra(ck)
+    saved = entry["config"]
+    unknown = sorted(set(saved) - {f.name for f in fields(LMConfig)})
     if unknown:
-        s.fail(f"training.config.{unknown[0]}", "an LMConfig field", "an unknown key")
+        raise ModelFileError(f"checkpoint {str(path)!r}: metadata field 'extra.language_model.config.{unknown[0]}': "
+                             f"expected an LMConfig field, found an unknown key")
     try:
-        saved = LMConfig(**cfg).resolved()
+        LMConfig(**saved).resolved()
     except (TypeError, ValueError) as e:  # ConfigError is a ValueError
-        raise ModelFileError(f"checkpoint {str(path)!r}: metadata field 'training.config' is invalid ({e})"[:400]) from None
-    pos = s.keys(training["position"], ("epoch", "window", "global_step", "elapsed", "loss_sum", "loss_count"),
-                 "training.position")
-    s.int_in(pos, "epoch", "training.position", low=0)
-    s.int_in(pos, "window", "training.position", low=0)
-    s.int_in(pos, "global_step", "training.position", low=0)
-    s.int_in(pos, "loss_count", "training.position", low=0)
-    s.number_in(pos, "elapsed", "training.position", low=0)
-    s.number_in(pos, "loss_sum", "training.position")
-    if saved.minutes is None and pos["epoch"] > saved.epochs:
-        s.fail("training.position.epoch", f"an epoch <= training.config.epochs ({saved.epochs})", pos["epoch"])
-    sched = s.keys(training["schedule"], ("lr", "best"), "training.schedule")
-    s.number_in(sched, "lr", "training.schedule", low=0, low_open=True)
-    if not isinstance(sched["best"], (int, float)) or isinstance(sched["best"], bool):
-        s.fail("training.schedule.best", "a number", type(sched["best"]).__name__)
-    history = training["history"]
-    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
-        s.fail("training.history", "a JSON array of objects (one per epoch)", type(history).__name__)
-    if len(history) > pos["epoch"] + 1:
-        s.fail("training.history", f"at most {pos['epoch'] + 1} epochs (training.position.epoch + 1)", len(history))
-    optimizer = s.keys(training["optimizer"], ("param_groups",), "training.optimizer")
-    if not isinstance(optimizer["param_groups"], list) or not all(isinstance(g, dict) for g in optimizer["param_groups"]):
-        s.fail("training.optimizer.param_groups", "a JSON array of objects", type(optimizer["param_groups"]).__name__)
-    s.obj(training["rng"], "training.rng")
-    if tensors is not None:
-        for name in ("hidden.h", "hidden.c"):
-            if name not in tensors:
-                raise ModelFileError(f"checkpoint {str(path)!r}: weight {name!r} (the carried LSTM state) is missing")
-            shape = tuple(tensors[name].shape)
-            if len(shape) != 3 or shape[0] != saved.layers or shape[1] != saved.batch_size:
-                raise ModelFileError(
-                    f"checkpoint {str(path)!r}: tensor {name!r} has shape {shape}, training.config needs "
-                    f"({saved.layers}, {saved.batch_size}, ...)"
-                )
-    return training, saved
+        raise ModelFileError(f"checkpoint {str(path)!r}: metadata field 'extra.language_model.config' is invalid "
+                             f"({' '.join(str(e).split())})"[:400]) from None
+    return ck, dict(saved)
 
 
 # ---------------------------------------------------------------------------------------------------- training
@@ -453,56 +430,154 @@ def evaluate(model: LanguageModel, data: torch.Tensor, bptt: int, batch_size: in
     streams = batchify(data, batch_size)
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
+    total = torch.zeros((), dtype=torch.float64)
+    count = 0
     hidden = model.init_hidden(batch_size)
     with torch.no_grad():
         for index in range(num_windows(streams, bptt)):
             x, y = bptt_window(streams, index, bptt)
             logits, hidden = model(x, hidden)
-            total += F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum").item()
+            total += F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum")
             count += y.numel()
     model.train(was_training)
-    return total / max(count, 1)
+    return float(total) / max(count, 1)
 
 
-class _StopFlag:
-    """Set by SIGINT (Ctrl-C) during training; the loop saves at the next step boundary. A second Ctrl-C aborts."""
-
-    def __init__(self) -> None:
-        self.stop = False
-        self._previous: Any = None
-
-    def __enter__(self) -> "_StopFlag":
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        if self.stop:
-            raise KeyboardInterrupt
-        self.stop = True
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+def make_schedule(cfg: "LMConfig") -> Schedule:
+    """The engine schedule for ``cfg.schedule`` (see the module docstring); ``cfg`` must be resolved."""
+    if cfg.schedule == "plateau":  # x lr_decay after an epoch whose validation loss did not improve by 1e-4
+        return ReduceOnPlateau(monitor="val_loss", factor=cfg.lr_decay, patience=1, min_delta=1e-4)
+    if cfg.schedule == "step":  # x lr_decay after every epoch from decay_start on
+        return StepDecay(factor=cfg.lr_decay, start_epoch=cfg.decay_start)
+    if cfg.schedule == "cosine":  # lr -> COSINE_FLOOR * lr over the time budget
+        return Cosine(floor=COSINE_FLOOR, over="time")
+    return Constant()
 
 
-def _schedule_lr(cfg: LMConfig, sched: dict[str, Any], elapsed: float) -> float:
-    if cfg.schedule == "cosine":
-        frac = min(1.0, elapsed / (cfg.minutes * 60.0))
-        return cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * frac)))
-    return sched["lr"]
+def window_batches(streams: torch.Tensor, bptt: int) -> FunctionBatches:
+    """Batch ``i`` of every epoch is BPTT window ``i`` of ``streams`` ``(T, N)``; process ``rank`` of ``world``
+    gets its contiguous share of the ``N`` streams (so each process carries the state of its own streams)."""
+    def window(epoch: int, index: int, rank: int = 0, world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = bptt_window(streams, index, bptt)
+        if world > 1:
+            x, y = torch.tensor_split(x, world, dim=1)[rank], torch.tensor_split(y, world, dim=1)[rank]
+        return x, y
+
+    return FunctionBatches(window, num_windows(streams, bptt))
 
 
-def _end_of_epoch_schedule(cfg: LMConfig, sched: dict[str, Any], epoch_done: int, val_loss: float) -> None:
-    if cfg.schedule == "plateau":
-        if val_loss < sched["best"] - 1e-4:
-            sched["best"] = val_loss
-        else:
-            sched["lr"] *= cfg.lr_decay
-    elif cfg.schedule == "step" and epoch_done >= cfg.decay_start:
-        sched["lr"] *= cfg.lr_decay
-    sched["best"] = min(sched["best"], val_loss)
+def local_streams(batch_size: int, rank: int, world: int) -> int:
+    """How many of ``batch_size`` streams process ``rank`` of ``world`` holds (``torch.tensor_split``'s sizes)."""
+    return batch_size // world + (1 if rank < batch_size % world else 0)
+
+
+def lm_step(model: LanguageModel, batch: tuple[torch.Tensor, torch.Tensor], carry: Any) -> StepOutput:
+    """One TBPTT window: mean cross-entropy per token, weighted by the tokens, the new ``(h, c)`` as the carry."""
+    x, y = batch
+    logits, (h, c) = model(x, carry)
+    loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
+    return StepOutput(loss, y.numel(), carry=(h.float(), c.float()))
+
+
+class _Report(Hooks):
+    """One line per epoch (and every ``log_every`` steps) to ``say``; the caller's ``on_step(step)``."""
+
+    def __init__(self, say: Callable[[str], None], level: str, windows: int,
+                 on_step: Callable[[int], bool | None] | None, log_every: int) -> None:
+        self.say, self.level, self.windows = say, level, windows
+        self.user_step, self.log_every = on_step, log_every
+        self.started = time.perf_counter()
+        self.loss_sum: Any = None
+        self.loss_steps = 0
+
+    def on_epoch_begin(self, state: TrainState) -> None:
+        self.started = time.perf_counter()
+
+    def on_step(self, state: TrainState) -> bool | None:
+        if self.log_every and state.loss is not None:
+            loss = state.loss  # an on-device scalar: read back only when a line is printed
+            self.loss_sum = loss if self.loss_sum is None else self.loss_sum + loss
+            self.loss_steps += 1
+            if state.step % self.log_every == 0:
+                mean = float(self.loss_sum) / self.loss_steps
+                self.loss_sum, self.loss_steps = None, 0
+                self.say(f"  step {state.step} (epoch {state.epoch + 1}, {state.batch}/{self.windows}): train "
+                         f"{mean:.4f} nats/token, lr {state.lr:.3g}, {state.elapsed:.0f} s")
+        if self.user_step is not None and self.user_step(state.step):
+            return True
+        return None
+
+    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> bool | None:
+        self.say(f"epoch {state.epoch + 1}: train {logs['loss']:.4f} nats/token, valid "
+                 f"{metric_text(logs['val_loss'], self.level)}, lr {state.lr:.3g}, "
+                 f"{time.perf_counter() - self.started:.1f} s")
+        return None
+
+
+@dataclass
+class LMRun:
+    """A run checked and ready (:func:`prepare_run`): settings, files, data and the checkpoint to resume."""
+
+    config: LMConfig
+    output: Path
+    checkpoint: Path
+    data: LMData
+    streams: torch.Tensor  # (steps, batch_size)
+    windows: int
+    precision: str  # resolved: fp32 or bf16
+    resume_from: ckpt_io.Checkpoint | None
+
+
+def prepare_run(train_path: str | os.PathLike[str], output: str | os.PathLike[str], config: LMConfig | None = None,
+                *, valid_path: str | os.PathLike[str] | None = None, resume: bool = False, encoding: str = "utf-8",
+                world: int | None = None) -> LMRun:
+    """Every check a training run makes before it trains, in order; each failure is one line and nothing is written.
+
+    The settings; the precision on this machine (``bf16`` without bf16 units is refused); that the
+    model file and the checkpoint can be written; with ``resume``, the checkpoint (its kind, format,
+    checksums, schema) and that the settings, the number of processes and the training file agree
+    with it; the data. ``world``: the number of processes (default: this run's).
+    """
+    cfg = (config or LMConfig()).resolved()
+    precision = resolve_precision(cfg.precision, "cpu")
+    if world is None:
+        world = dist.world_size() if dist.is_initialized() else dist.env_world_size()
+    from lstmkit.util.files import prepare_output
+
+    # Both files are checked before any training, so an unwritable --output is not found at the end.
+    output = prepare_output(output, "model.lstmkit")
+    ckpt_path = checkpoint_path(output)
+    prepare_output(ckpt_path, "model.lstmkit.ckpt", name="checkpoint")
+    ck: ckpt_io.Checkpoint | None = None
+    vocab = None
+    if resume:
+        ck, saved_dict = read_checkpoint(ckpt_path)
+        saved = LMConfig(**saved_dict).resolved()
+        for name in _FIXED_ON_RESUME:
+            if getattr(saved, name) != getattr(cfg, name):
+                opt = resume_option(name)
+                raise ConfigError(
+                    f"resume: {opt} was {getattr(saved, name)!r} in {str(ckpt_path)!r}, found {getattr(cfg, name)!r} "
+                    f"(a resumed run must use the checkpoint's settings; leave {opt} out to take its value)"
+                )
+        saved_world = ck.fingerprint.get("world_size", 1)
+        if saved_world != world:
+            raise ConfigError(f"resume: --nproc was {saved_world} in {str(ckpt_path)!r}, found {world} "
+                              f"(a resumed run must use the checkpoint's number of processes)")
+        try:
+            vocab = Vocabulary.from_config(_lm_extra(ck)["vocabulary"])
+        except ConfigError as e:
+            raise ModelFileError(f"checkpoint {str(ckpt_path)!r}: metadata field 'extra.language_model.vocabulary' "
+                                 f"is invalid ({e})") from None
+    data = prepare_data(train_path, valid_path, cfg.level, encoding, vocab)
+    if ck is not None and _lm_extra(ck)["train_sha256"] != data.train_sha256:
+        raise DataError(f"resume: training file {str(train_path)!r} differs from the one {str(ckpt_path)!r} "
+                        f"was trained on")
+    streams = batchify(data.train, cfg.batch_size)
+    if world > cfg.batch_size:
+        raise ConfigError(f"--nproc: {world} processes need at least {world} streams, found --batch-size "
+                          f"{cfg.batch_size} (lower --nproc or raise --batch-size)")
+    return LMRun(cfg, output, ckpt_path, data, streams, num_windows(streams, cfg.bptt), precision, ck)
 
 
 def train_language_model(
@@ -517,46 +592,29 @@ def train_language_model(
     on_step: Callable[[int], bool | None] | None = None,
     log_every: int = 0,
 ) -> LMResult:
-    """Train a language model with truncated BPTT; see the module docstring for files and resume.
+    """Train a language model with truncated BPTT through :class:`lstmkit.train.Trainer`; see the module docstring.
 
     ``on_step(global_step)`` is called after each optimizer step; returning True stops the run like
-    Ctrl-C (checkpoint, then return with ``interrupted=True``). ``echo`` gets one line per epoch.
+    Ctrl-C (checkpoint, then return with ``interrupted=True``). ``echo`` gets one line per epoch (and
+    one every ``log_every`` steps). Under ``torchrun`` (``lstmkit text train-lm --nproc N``) every
+    process trains its share of the streams; only rank 0 writes the files and calls ``echo``.
     """
-    say = echo or (lambda s: None)
-    from lstmkit.util.files import prepare_output
+    if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 0:
+        raise ConfigError(f"log_every: expected an integer >= 0, found {log_every!r}")
+    if on_step is not None and not callable(on_step):
+        raise ConfigError(f"on_step: expected a function, found {type(on_step).__name__}")
+    dist.init_from_env()
+    rank, world = dist.rank(), dist.world_size()
+    main = rank == 0
+    say = (echo or (lambda s: None)) if main else (lambda s: None)
+    run = prepare_run(train_path, output, config, valid_path=valid_path, resume=resume, encoding=encoding, world=world)
+    cfg, data = run.config, run.data
 
-    cfg = (config or LMConfig()).resolved()
-    # Both files are checked before any training, so an unwritable --output is not found at the end.
-    output = prepare_output(output, "model.lstmkit")
-    ckpt_path = checkpoint_path(output)
-    prepare_output(ckpt_path, "model.lstmkit.ckpt", name="checkpoint")
-    state_tensors: dict[str, torch.Tensor] = {}
-    train_meta: dict[str, Any] = {}
-    vocab = None
-    if resume:
-        if not ckpt_path.is_file():
-            raise ConfigError(f"resume: no checkpoint {str(ckpt_path)!r} to resume from (train without --resume first)")
-        _, vocab, meta, state_tensors = load_language_model(ckpt_path)
-        if file_kind(meta) != KIND_CHECKPOINT:
-            raise ModelFileError(f"checkpoint {str(ckpt_path)!r}: not a training checkpoint")
-        train_meta, saved = check_checkpoint_training(ckpt_path, meta, tensors=state_tensors)
-        for name in _FIXED_ON_RESUME:
-            if getattr(saved, name) != getattr(cfg, name):
-                opt = resume_option(name)
-                raise ConfigError(
-                    f"resume: {opt} was {getattr(saved, name)!r} in {str(ckpt_path)!r}, found {getattr(cfg, name)!r} "
-                    f"(a resumed run must use the checkpoint's settings; leave {opt} out to take its value)"
-                )
-    check_precision_supported(cfg.precision)
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
-    data = prepare_data(train_path, valid_path, cfg.level, encoding, vocab)
-    if resume and train_meta.get("train_sha256") != data.train_sha256:
-        raise DataError(f"resume: training file {str(train_path)!r} differs from the one {str(ckpt_path)!r} was trained on")
-    streams = batchify(data.train, cfg.batch_size)
-    windows = num_windows(streams, cfg.bptt)
+    # Seed before building the model, so initial weights depend only on the seed (in every process).
+    import random
 
-    # Seed before building the model, so initial weights depend only on the seed.
+    import numpy as np
+
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -566,115 +624,63 @@ def train_language_model(
         opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     else:
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
-    pos = {"epoch": 0, "window": 0, "global_step": 0, "elapsed": 0.0, "loss_sum": 0.0, "loss_count": 0}
-    sched: dict[str, Any] = {"lr": cfg.lr, "best": float("inf")}
-    history: list[EpochRecord] = []
-    hidden = model.init_hidden(cfg.batch_size)
-    if resume:
-        model.load_tensors({k[6:]: v for k, v in state_tensors.items() if k.startswith("model.")})
-        _load_optimizer(opt, state_tensors, train_meta["optimizer"])
-        _set_rng_state(state_tensors, train_meta["rng"])
-        pos.update(train_meta["position"])
-        sched.update(train_meta["schedule"])
-        history = [EpochRecord(**h) for h in train_meta["history"]]
-        hidden = (state_tensors["hidden.h"].clone(), state_tensors["hidden.c"].clone())
-        say(f"resumed from {ckpt_path} at epoch {pos['epoch'] + 1}, step {pos['window']} of {windows}")
+    if world > 1:  # the engine gives every process rank 0's weights; dropout masks differ per process
+        torch.manual_seed(epoch_seed(cfg.seed, rank))
+    streams_here = local_streams(cfg.batch_size, rank, world)
 
-    def save_checkpoint() -> None:
-        opt_t, opt_meta = _optimizer_tensors(opt)
-        rng_t, rng_meta = _rng_state()
-        tensors = {f"model.{k}": v for k, v in model.tensors().items()}
-        tensors.update(opt_t)
-        tensors.update(rng_t)
-        tensors["hidden.h"], tensors["hidden.c"] = hidden
-        training = {
-            "config": asdict(cfg), "position": pos, "schedule": sched, "optimizer": opt_meta, "rng": rng_meta,
-            "history": [asdict(h) for h in history], "train_sha256": data.train_sha256,
-        }
-        save_tensors(ckpt_path, tensors, {
-            "config": json.dumps({"class_name": "LanguageModel", "config": model.get_config()}),
-            "vocabulary": json.dumps(data.vocab.get_config()),
-            "training": json.dumps(training),
-        }, kind=KIND_CHECKPOINT, what="checkpoint")
+    def init_carry(epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return model.init_hidden(streams_here)
 
-    budget = cfg.minutes * 60.0 if cfg.minutes is not None else None
-    max_epochs = cfg.epochs if budget is None else 10**9
-    interrupted = stopped_by_time = False
-    start = time.perf_counter() - pos["elapsed"]
-    model.train()
-    val_loss = history[-1].val_loss if history else float("nan")
-    last_eval_pos: tuple[int, int] | None = (pos["epoch"], 0) if history and pos["window"] == 0 else None
-    with _StopFlag() as flag:
-        while pos["epoch"] < max_epochs and not (interrupted or stopped_by_time):
-            epoch_start = time.perf_counter()
-            if pos["window"] == 0:
-                hidden = model.init_hidden(cfg.batch_size)
-                pos["loss_sum"], pos["loss_count"] = 0.0, 0
-            while pos["window"] < windows:
-                lr = _schedule_lr(cfg, sched, time.perf_counter() - start)
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                x, y = bptt_window(streams, pos["window"], cfg.bptt)
-                hidden = (hidden[0].detach(), hidden[1].detach())
-                with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
-                    logits, hidden = model(x, hidden)
-                loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
-                hidden = (hidden[0].float(), hidden[1].float())
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-                opt.step()
-                hidden = (hidden[0].detach(), hidden[1].detach())
-                pos["loss_sum"] += loss.item() * y.numel()
-                pos["loss_count"] += y.numel()
-                pos["window"] += 1
-                pos["global_step"] += 1
-                pos["elapsed"] = time.perf_counter() - start
-                if log_every and pos["global_step"] % log_every == 0:
-                    say(f"  step {pos['global_step']} (epoch {pos['epoch'] + 1}, {pos['window']}/{windows}): "
-                        f"train {pos['loss_sum'] / pos['loss_count']:.4f} nats/token, lr {lr:.3g}, "
-                        f"{pos['elapsed']:.0f} s")
-                if on_step is not None and on_step(pos["global_step"]):
-                    flag.stop = True
-                if flag.stop:
-                    interrupted = True
-                    break
-                if budget is not None and pos["elapsed"] >= budget:
-                    stopped_by_time = True
-                    break
-            if interrupted:
-                break
-            train_loss = pos["loss_sum"] / max(pos["loss_count"], 1)
-            val_loss = evaluate(model, data.valid, cfg.bptt, cfg.eval_batch_size)
-            last_eval_pos = (pos["epoch"], pos["window"])
-            if pos["window"] >= windows:
-                pos["epoch"] += 1
-                pos["window"] = 0
-                _end_of_epoch_schedule(cfg, sched, pos["epoch"], val_loss)
-                history.append(EpochRecord(pos["epoch"], train_loss, val_loss, lr, time.perf_counter() - epoch_start))
-                say(f"epoch {pos['epoch']}: train {train_loss:.4f} nats/token, valid {metric_text(val_loss, cfg.level)}, "
-                    f"lr {lr:.3g}, {time.perf_counter() - epoch_start:.1f} s")
-            else:
-                say(f"time budget reached in epoch {pos['epoch'] + 1} ({pos['window']}/{windows} steps): train "
-                    f"{train_loss:.4f} nats/token, valid {metric_text(val_loss, cfg.level)}")
-            pos["elapsed"] = time.perf_counter() - start
-            save_checkpoint()
-    if interrupted:
-        save_checkpoint()
-        say(f"interrupted at epoch {pos['epoch'] + 1}, step {pos['window']} of {windows}: checkpoint saved to {ckpt_path}")
-        out: Path | None = None
+    def validate(m: torch.nn.Module) -> dict[str, float]:
+        return {"val_loss": evaluate(m, data.valid, cfg.bptt, cfg.eval_batch_size)}
+
+    if run.resume_from is not None:
+        pos = run.resume_from.position
+        say(f"resumed from {run.checkpoint} at epoch {pos['epoch'] + 1}, step {pos['batch']} of {run.windows}")
+    extra = {"language_model": {
+        "version": LM_EXTRA_VERSION, "config": asdict(cfg),
+        "model": {"class_name": "LanguageModel", "config": model.get_config()},
+        "vocabulary": data.vocab.get_config(), "train_sha256": data.train_sha256,
+    }}
+    fingerprint = {name: getattr(cfg, name) for name in _FIXED_ON_RESUME
+                   if name not in ("lr", "optimizer", "schedule", "clip", "precision")}  # those are the engine's own
+    fingerprint.update(lm_schedule=cfg.schedule, train_sha256=data.train_sha256, vocab_size=len(data.vocab))
+    train_config = TrainConfig(
+        epochs=None if cfg.minutes is not None else cfg.epochs, minutes=cfg.minutes, clip_norm=float(cfg.clip),
+        learning_rate=float(cfg.lr), schedule=make_schedule(cfg), precision=run.precision, checkpoint=run.checkpoint,
+        checkpoint_at_epoch_end=True, resume=resume, threads=cfg.threads, verbose=0,
+    )
+    trainer = Trainer(model, opt, lm_step, window_batches(run.streams, cfg.bptt), train_config, evaluate=validate,
+                      init_carry=init_carry, hooks=[_Report(say, cfg.level, run.windows, on_step, log_every)],
+                      fingerprint=fingerprint, extra=extra)
+    result = trainer.fit()
+
+    state = trainer.state
+    history = [EpochRecord(int(h["epoch"]), float(h["loss"]), float(h.get("val_loss", math.nan)), float(h["lr"]),
+                           float(h["seconds"])) for h in result.history]
+    val_loss = result.final_logs.get("val_loss")
+    out: Path | None = None
+    if result.interrupted:
+        say(f"interrupted at epoch {state.epoch + 1}, step {state.batch} of {run.windows}: checkpoint saved to "
+            f"{run.checkpoint}")
+        if val_loss is None:
+            val_loss = history[-1].val_loss if history else math.nan
     else:
-        if last_eval_pos is None:  # nothing ran (resume of a finished run)
+        if val_loss is None:  # every finished run has evaluated at its end; this is a safety net
             val_loss = evaluate(model, data.valid, cfg.bptt, cfg.eval_batch_size)
-        save_language_model(output, model, data.vocab, {
-            "config": asdict(cfg), "val_loss": val_loss, "epochs": pos["epoch"], "steps": pos["global_step"],
-        })
-        out = output
+        if result.stop_reason == "time" and state.batch > 0:
+            say(f"time budget reached in epoch {state.epoch + 1} ({state.batch}/{run.windows} steps): train "
+                f"{result.final_logs.get('loss', math.nan):.4f} nats/token, valid {metric_text(val_loss, cfg.level)}")
+        if main:
+            save_language_model(run.output, model, data.vocab, {
+                "config": asdict(cfg), "val_loss": val_loss, "epochs": result.epochs_completed, "steps": result.steps,
+            })
+        out = run.output
     return LMResult(
-        output=out, checkpoint=ckpt_path, level=cfg.level, vocab_size=len(data.vocab),
+        output=out, checkpoint=run.checkpoint, level=cfg.level, vocab_size=len(data.vocab),
         train_tokens=int(data.train.numel()), valid_tokens=int(data.valid.numel()),
-        epochs_completed=pos["epoch"], steps=pos["global_step"], val_loss=val_loss, seconds=pos["elapsed"],
-        interrupted=interrupted, stopped_by_time=stopped_by_time, history=history,
+        epochs_completed=result.epochs_completed, steps=result.steps, val_loss=float(val_loss), seconds=result.elapsed,
+        interrupted=result.interrupted, stopped_by_time=result.stop_reason == "time", history=history,
     )
 
 
@@ -759,7 +765,8 @@ class LanguageModelGenerator:
 
 
 __all__ = [
-    "LMConfig", "LMResult", "EpochRecord", "LMData", "prepare_data", "train_language_model", "evaluate",
-    "evaluate_file", "LanguageModelGenerator", "load_language_model", "save_language_model", "checkpoint_path",
-    "metric_text", "KIND_MODEL", "KIND_CHECKPOINT", "HOLDOUT_FRACTION",
+    "LMConfig", "LMResult", "EpochRecord", "LMData", "LMRun", "prepare_data", "prepare_run", "train_language_model",
+    "evaluate", "evaluate_file", "LanguageModelGenerator", "load_language_model", "save_language_model",
+    "read_checkpoint", "checkpoint_path", "metric_text", "make_schedule", "window_batches", "local_streams", "lm_step",
+    "resume_option", "KIND_MODEL", "KIND_CHECKPOINT", "KIND_TRAIN_CHECKPOINT", "HOLDOUT_FRACTION", "PRECISIONS",
 ]

@@ -46,13 +46,6 @@ INTERVALS = ("quantile", "gaussian")
 LR_SCHEDULES = ("cosine", "constant")
 SCALES = ("original", "standardized")
 
-#: What other lstmkit files hold, for the wrong-kind message.
-_OTHER_KINDS = {
-    "sequential": "a Keras-style model (a text classifier or the sentiment demo; use lstmkit text classify)",
-    "language_model": "a language model (use lstmkit text generate)",
-    "language_model_checkpoint": "a language-model training checkpoint (use lstmkit text train-lm --resume)",
-    "sequence_classifier": "a sequence classifier (use lstmkit seq classify)",
-}
 
 
 def _auto_segment(context: int) -> int:
@@ -841,7 +834,9 @@ class Forecaster(ParamsMixin):
 
         kind = file_kind(read_metadata(path))
         if kind != KIND:
-            what = _OTHER_KINDS.get(kind, f"a {kind!r} file")
+            from lstmkit.util.registry import describe
+
+            what = describe(kind)
             raise ModelFileError(
                 f"model file {str(path)!r} holds {what}, not a forecaster; train one with lstmkit forecast train"
             )

@@ -37,8 +37,8 @@ def lstmkit_step_times(path: Path, steps: int, seed: int) -> list[float]:
         stamps.append(time.perf_counter())
         return step >= steps
 
-    cfg = LMConfig(level="char", layers=LAYERS, units=UNITS, dropout=DROPOUT, bptt=BPTT, batch_size=BATCH, lr=LR,
-                   clip=CLIP, epochs=1, seed=seed, threads=torch.get_num_threads())
+    cfg = LMConfig(level="char", layers=LAYERS, units=UNITS, dropout=DROPOUT, bptt=BPTT, batch_size=BATCH,
+                   learning_rate=LR, clip_norm=CLIP, epochs=1, seed=seed, threads=torch.get_num_threads())
     with tempfile.TemporaryDirectory() as tmp:
         train_language_model(path, Path(tmp) / "m.lstmkit", cfg, on_step=on_step)
     return [b - a for a, b in zip(stamps, stamps[1:])]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -207,7 +209,7 @@ def test_curriculum_grows_to_the_full_length_over_half_the_budget():
 
 
 def test_learning_rate_schedules_are_the_engines():
-    cosine = TrainSettings(lr=1.0, schedule="cosine", warmup=10).lr_schedule()
+    cosine = TrainSettings(learning_rate=1.0, schedule="cosine", warmup=10).lr_schedule()
     assert isinstance(cosine, Cosine) and cosine.floor == 0.1  # decay to lr/10
     cosine.start(1.0, total_steps=40)
     assert cosine.lr(0) == pytest.approx(0.1 * (0.1 + 0.9 * 0.5 * (1 + math.cos(0.0))))  # warm-up step 1 of 10
@@ -215,7 +217,7 @@ def test_learning_rate_schedules_are_the_engines():
     by_time = TrainSettings(schedule="cosine").lr_schedule()
     by_time.start(1.0, total_steps=None, budget_seconds=60.0)
     assert by_time.lr(10**6, 30.0) == pytest.approx(0.55)  # a minutes budget: progress over time
-    warm = TrainSettings(lr=0.5, warmup=4).lr_schedule()  # constant after a warm-up
+    warm = TrainSettings(learning_rate=0.5, warmup=4).lr_schedule()  # constant after a warm-up
     warm.start(0.5, total_steps=100)
     assert [warm.lr(t) for t in (0, 3, 99)] == pytest.approx([0.125, 0.5, 0.5])
     assert isinstance(TrainSettings().lr_schedule(), Constant)
@@ -227,6 +229,8 @@ def test_learning_rate_schedules_are_the_engines():
         ({"batch_size": 0}, "--batch-size"),
         ({"lr": 0.0}, "--lr"),
         ({"clip": -1.0}, "--clip"),
+        ({"learning_rate": 0.0}, "--lr"),
+        ({"clip_norm": float("inf")}, "--clip"),
         ({"schedule": "linear"}, "--schedule"),
         ({"threads": 0}, "--threads"),
         ({"test_size": 0}, "--test-size"),
@@ -235,6 +239,27 @@ def test_learning_rate_schedules_are_the_engines():
 def test_settings_reject_bad_values(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         TrainSettings(**kwargs)
+
+
+def test_settings_learning_rate_and_clip_norm_with_lr_and_clip_as_old_names():
+    from dataclasses import FrozenInstanceError, asdict
+
+    new = TrainSettings(learning_rate=3e-3, clip_norm=0.5)
+    old = TrainSettings(lr=3e-3, clip=0.5)
+    assert old == new and (old.learning_rate, old.clip_norm, old.lr, old.clip) == (3e-3, 0.5, 3e-3, 0.5)
+    assert {"learning_rate", "clip_norm"} <= set(asdict(new)) and not {"lr", "clip"} & set(asdict(new))
+    with pytest.raises(FrozenInstanceError):
+        old.lr = 1.0  # frozen, under either name
+    for kwargs, name, old_name in [({"lr": 1e-3, "learning_rate": 1e-3}, "learning_rate", "lr"),
+                                   ({"clip": 1.0, "clip_norm": 2.0}, "clip_norm", "clip")]:
+        with pytest.raises(ConfigError, match=rf"^TrainSettings: {name} given twice \(as {name}= and as its old name "
+                                              rf"{old_name}=\); give {name}= only$") as e:
+            TrainSettings(**kwargs)
+        assert "\n" not in str(e.value)
+    # config.json keeps the keys it always had, in the same order, so old results stay comparable
+    config = new.as_config()
+    assert list(config)[:3] == ["batch_size", "lr", "clip"] and (config["lr"], config["clip"]) == (3e-3, 0.5)
+    assert not {"learning_rate", "clip_norm"} & set(config)
 
 
 def test_list_parsing():
@@ -260,7 +285,7 @@ def test_evaluation_does_not_depend_on_the_chunk_size():
 def test_training_is_deterministic_and_learns_a_short_adding_problem():
     task = AddingProblem()
     spec = matched_sizes(["lstm"], task, 16)["lstm"]
-    settings = TrainSettings(batch_size=32, lr=0.01, eval_every=100, test_size=128)
+    settings = TrainSettings(batch_size=32, learning_rate=0.01, eval_every=100, test_size=128)
     _, first = train_run(task, spec, 6, Budget(steps=300), settings, seed=0)
     _, again = train_run(task, spec, 6, Budget(steps=300), settings, seed=0)
     assert [p.pop("seconds") >= 0 for p in first.curve + again.curve]
@@ -275,7 +300,7 @@ def test_training_runs_through_the_engine(tmp_path):
     """The engine's own JSONL log is the artefact: its steps, learning rates and evaluations are the run's."""
     task = CopyMemory()
     spec = matched_sizes(["lstm"], task, 6)["lstm"]
-    settings = TrainSettings(batch_size=8, lr=0.01, schedule="cosine", warmup=2, eval_every=3, test_size=8)
+    settings = TrainSettings(batch_size=8, learning_rate=0.01, schedule="cosine", warmup=2, eval_every=3, test_size=8)
     log = tmp_path / "run.jsonl"
     _, result = train_run(task, spec, 4, Budget(steps=6), settings, log_path=log, log_every=1)
     events = read_log(log)
@@ -361,6 +386,11 @@ def test_benchmark_writes_tables_and_plots(tmp_path):
     assert float(rows[0]["chance_cross_entropy"]) == pytest.approx(10 * math.log(8) / 22)
     md = (tmp_path / "results.md").read_text()
     assert "Budget per (model, length): 3 steps" in md and "`lstmkit bench x`" in md
+    assert "batch 16, Adam lr 0.001 (constant schedule, warm-up 0 steps), gradient-norm clipping 1, " in md
+    stored = json.loads((Path(__file__).parents[2] / "docs/results/longrange-adding/config.json").read_text())
+    settings = json.loads((tmp_path / "config.json").read_text())["settings"]
+    assert list(stored["settings"]) == [k for k in settings if k in stored["settings"]]  # the same keys, same order
+    assert (settings["lr"], settings["clip"]) == (TINY.learning_rate, TINY.clip_norm)
     for name in ("results.png", "curves.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any("chance baseline cross_entropy" in line for line in lines)

@@ -6,6 +6,7 @@ import csv
 import json
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from lstmkit.cli import app
@@ -50,6 +51,28 @@ def test_gradients_smoke(tmp_path):
     assert (out / "gradients.png").stat().st_size > 1000 and "| rnn |" in (out / "gradients.md").read_text()
 
 
+@pytest.mark.parametrize("command, args", [("longrange", ["--lengths", "3", "--models", "lstm", *TINY]),
+                                           ("gradients", GRADIENTS_TINY)])
+def test_learning_rate_and_clip_norm_options_with_lr_and_clip_as_old_names(tmp_path, command, args):
+    commands = {}
+    for spelling in (["--learning-rate", "0.003", "--clip-norm", "0.5"], ["--lr", "0.003", "--clip", "0.5"]):
+        out = tmp_path / spelling[0].strip("-")
+        result = runner.invoke(app, ["bench", command, *args, *spelling, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert "Adam lr 0.003, clip 0.5," in result.output
+        md = (out / ("results.md" if command == "longrange" else "gradients.md")).read_text()
+        # the Command: line and config.json keep the names results written before issue 15 have
+        line = next(x for x in md.splitlines() if x.startswith("Command: `lstmkit bench "))
+        assert " --lr 0.003 --clip 0.5 " in line and "--learning-rate" not in md and "--clip-norm" not in md
+        settings = json.loads((out / "config.json").read_text())["settings"]
+        assert (settings["lr"], settings["clip"]) == (0.003, 0.5) and not {"learning_rate", "clip_norm"} & set(settings)
+        commands[spelling[0]] = line.replace(str(out), "OUT")
+    assert commands["--learning-rate"] == commands["--lr"]
+    params = typer.main.get_command(app).commands["bench"].commands[command].params
+    names = {p.name: p.opts for p in params}
+    assert names["lr"] == ["--learning-rate", "--lr"] and names["clip"] == ["--clip-norm", "--clip"]
+
+
 @pytest.mark.parametrize(
     "args, needles",
     [
@@ -67,6 +90,9 @@ def test_gradients_smoke(tmp_path):
         (["--schedule", "step"], ["--schedule"]),
         (["--batch-size", "0"], ["--batch-size"]),
         (["--lr", "-1"], ["--lr"]),
+        (["--learning-rate", "0"], ["--lr: expected a number > 0, found 0.0"]),
+        (["--clip", "0"], ["--clip: expected a number > 0, found 0.0"]),
+        (["--clip-norm", "-1"], ["--clip: expected a number > 0, found -1.0"]),
         (["--hidden", "0"], ["--hidden"]),
         (["--threads", "0"], ["--threads"]),
         (["--forget-bias", "high"], ["--forget-bias: expected a number or 'chrono', found 'high'"]),

@@ -130,7 +130,8 @@ def test_bad_generate_options(model_file, extra, needle):
         (["--minutes", "-1"], "minutes"),
         (["--dropout", "1.5"], "dropout"),
         (["--bptt", "0"], "bptt"),
-        (["--lr", "-1"], "lr"),
+        (["--lr", "-1"], "learning_rate: expected a positive number, found -1.0"),
+        (["--clip-norm", "0"], "clip_norm: expected a positive number, found 0.0"),
         (["--batch-size", "100000"], "streams"),
         (["--optimizer", "rmsprop"], "optimizer"),
         (["--encoding", "nope"], "encoding"),
@@ -212,7 +213,7 @@ def test_two_processes_train_a_loadable_model(tmp_path, text_file):
     model, vocab, meta, _ = load_language_model(out)
     assert meta["kind"] == "language_model" and model.hidden_size == 8
     training = json.loads(meta["training"])
-    assert training["config"]["lr"] == 0.01 and training["config"]["clip"] == 1 and training["epochs"] == 1
+    assert training["config"]["learning_rate"] == 0.01 and training["config"]["clip_norm"] == 1 and training["epochs"] == 1
     # the checkpoint holds each process's carried state; it resumes only with the same number of processes
     before = _digest(tmp_path / "two.lstmkit.ckpt")
     again = runner.invoke(app, ["text", "train-lm", str(tiny), "-o", str(out), "--resume", "--epochs", "2"])
@@ -245,6 +246,27 @@ def test_resume_from_bad_checkpoints_is_one_line_and_leaves_them_alone(tmp_path,
     ckpt.write_bytes(data)
     _resume_is_one_line(text_file, model_file, "resume: --units was 16", "leave --units out", extra=["--units", "32"])
     resumed = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(model_file), "--epochs", "3", "--resume"])
+    assert resumed.exit_code == 0 and "resumed from" in resumed.stdout and "epoch 3:" in resumed.stdout, resumed.output
+
+
+def test_resume_from_a_checkpoint_that_says_lr_and_clip(tmp_path, text_file, model_file):
+    from lstmkit.util.container import load_tensors, save_tensors
+
+    ckpt = tmp_path / "lm.lstmkit.ckpt"  # rewritten as lstmkit wrote it before issue 15: lr, clip
+    tensors, meta = load_tensors(ckpt)
+    extra = json.loads(meta["extra"])
+    config = extra["language_model"]["config"]
+    config["lr"], config["clip"] = config.pop("learning_rate"), config.pop("clip_norm")
+    fields = {k: v for k, v in meta.items() if k not in ("format", "format_version", "lstmkit_version", "kind",
+                                                         "weights_sha256", "sha256")}
+    save_tensors(ckpt, tensors, {**fields, "extra": json.dumps(extra)}, kind="train_checkpoint")
+    for option in ("--lr", "--learning-rate"):
+        _resume_is_one_line(text_file, model_file, "resume: --lr was 0.02 in", "found 0.05", "leave --lr out",
+                            extra=[option, "0.05"])
+    _resume_is_one_line(text_file, model_file, "resume: --clip was 5.0 in", "found 1.0", extra=["--clip-norm", "1"])
+    # left out, or given as saved (under either name), they take the checkpoint's values
+    resumed = runner.invoke(app, ["text", "train-lm", str(text_file), "-o", str(model_file), "--epochs", "3", "--resume",
+                                  "--learning-rate", "0.02", "--clip", "5"])
     assert resumed.exit_code == 0 and "resumed from" in resumed.stdout and "epoch 3:" in resumed.stdout, resumed.output
 
 

@@ -122,8 +122,9 @@ class GradientFlowBenchmark:
         sizes = matched_sizes(self.models, task, self.lstm_hidden)
         x, y = task.sample(self.probe_size, T, generator(self.seed, "gradient-probe", T))
         echo(f"adding problem, T={T}: gradient norms on {self.probe_size} sequences (float64), at init and after "
-             f"{self.budget.describe()} of training (batch {self.settings.batch_size}, Adam lr {self.settings.lr:g}, "
-             f"clip {self.settings.clip:g}, {self.settings.threads} thread(s), seed {self.seed}, "
+             f"{self.budget.describe()} of training (batch {self.settings.batch_size}, "
+             f"Adam lr {self.settings.learning_rate:g}, clip {self.settings.clip_norm:g}, "
+             f"{self.settings.threads} thread(s), seed {self.seed}, "
              f"{describe_forget_bias(self.settings.forget_bias)}{describe_run(self.settings)})")  # fmt: skip
         flows = []
         for kind in self.models:
@@ -155,7 +156,7 @@ class GradientFlowBenchmark:
         report.figure("gradients.png", plot_gradients(flows, self.length, self.budget))
         config = {
             "command": self.command, "models": list(self.models), "length": self.length, "budget": asdict(self.budget),
-            "settings": asdict(self.settings), "seed": self.seed, "lstm_hidden": self.lstm_hidden,
+            "settings": self.settings.as_config(), "seed": self.seed, "lstm_hidden": self.lstm_hidden,
             "probe_size": self.probe_size, "sizes": {k: asdict(v) for k, v in sizes.items()}, "environment": environment(),
         }  # fmt: skip
         report.json("config.json", config)
@@ -165,8 +166,9 @@ class GradientFlowBenchmark:
         lines = [
             *markdown_header(f"Gradient flow on the adding problem, T = {T}", self.command),
             f"`g(d)` = mean over {self.probe_size} sequences of `||dL/dx_t||` at distance `d = T-1-t` from the loss "
-            f"(float64). Training: {self.budget.describe()} per model, batch {st.batch_size}, Adam lr {st.lr:g}, "
-            f"clipping {st.clip:g}, {st.threads} thread(s), seed {self.seed}, {describe_forget_bias(st.forget_bias)}"
+            f"(float64). Training: {self.budget.describe()} per model, batch {st.batch_size}, "
+            f"Adam lr {st.learning_rate:g}, clipping {st.clip_norm:g}, {st.threads} thread(s), seed {self.seed}, "
+            f"{describe_forget_bias(st.forget_bias)}"
             f"{describe_run(st)}.",
             "",
             *markdown_table(

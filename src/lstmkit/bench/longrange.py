@@ -58,7 +58,7 @@ from torch import Tensor, nn
 from lstmkit.bench.report import (MODEL_STYLE, Report, csv_text, environment, markdown_header, markdown_table,
                                   pyplot)
 from lstmkit.errors import ConfigError
-from lstmkit.util.checks import check_int
+from lstmkit.util.checks import accepts_old_names, check_int
 
 TASK_NAMES = ("adding", "copy")
 MODEL_NAMES = ("rnn", "gru", "lstm", "transformer")
@@ -452,11 +452,18 @@ class Budget:
 SCHEDULES = ("constant", "cosine")
 
 
+#: Old spellings of TrainSettings fields (issue 15), still accepted; config.json keeps them as its keys.
+OLD_SETTING_NAMES = {"lr": "learning_rate", "clip": "clip_norm"}
+
+
+@accepts_old_names(OLD_SETTING_NAMES)
 @dataclass(frozen=True)
 class TrainSettings:
     """Optimisation settings shared by every run of a benchmark.
 
-    ``schedule``: ``constant`` or ``cosine`` (decay from ``lr`` to ``lr/10`` over the budget);
+    ``learning_rate`` (Adam's) and ``clip_norm`` (gradient-norm clipping; ``lr`` and ``clip`` are
+    their old names, still accepted: both names of one setting are a one-line ConfigError).
+    ``schedule``: ``constant`` or ``cosine`` (decay from ``learning_rate`` to a tenth of it over the budget);
     ``warmup``: linear warm-up over that many first steps (0: none); both are the engine's
     schedules (:meth:`lr_schedule`). ``curriculum``: the training
     length grows linearly from ``min(curriculum_start, T)`` to ``T`` over the first
@@ -468,8 +475,8 @@ class TrainSettings:
     """
 
     batch_size: int = 64
-    lr: float = 1e-3
-    clip: float = 1.0
+    learning_rate: float = 1e-3
+    clip_norm: float = 1.0
     schedule: str = "constant"
     warmup: int = 0
     curriculum: bool = False
@@ -493,7 +500,7 @@ class TrainSettings:
         check_int("--eval-every", self.eval_every, 1)
         check_int("--test-size", self.test_size, 1)
         check_int("--threads", self.threads, 1)
-        for name, value in (("--lr", self.lr), ("--clip", self.clip)):
+        for name, value in (("--lr", self.learning_rate), ("--clip", self.clip_norm)):
             if not (isinstance(value, (int, float)) and 0 < value < math.inf):
                 raise ConfigError(f"{name}: expected a number > 0, found {value!r}")
         if self.schedule not in SCHEDULES:
@@ -512,6 +519,12 @@ class TrainSettings:
         if self.schedule == "cosine":
             return Cosine(warmup_steps=self.warmup, floor=0.1)
         return Cosine(warmup_steps=self.warmup, floor=1.0) if self.warmup else Constant()
+
+    def as_config(self) -> dict:
+        """The settings for config.json, under the keys it has always had (``lr``, ``clip``), so that
+        results written before issue 15 stay comparable."""
+        old = {new: name for name, new in OLD_SETTING_NAMES.items()}
+        return {old.get(key, key): value for key, value in asdict(self).items()}
 
     def resolved_precision(self) -> str:
         """``fp32`` or ``bf16``: what ``precision`` means on this CPU."""
@@ -679,7 +692,8 @@ def train_run(
     with torch_threads(settings.threads):
         if model is None:
             model = initial_model(spec, task, length, seed, settings.forget_bias)
-        optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, fused=True)  # measured faster than foreach here
+        # fused: measured faster than foreach here
+        optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, fused=True)
         trainer: Trainer | None = None
 
         def progress() -> float:
@@ -688,8 +702,8 @@ def train_run(
 
         trainer = Trainer(
             model, optimizer, step, training_batches(task, length, settings, seed, progress),
-            epochs=None, max_steps=budget.steps, minutes=budget.minutes, clip_norm=settings.clip,
-            learning_rate=settings.lr, schedule=settings.lr_schedule(), precision=settings.precision,
+            epochs=None, max_steps=budget.steps, minutes=budget.minutes, clip_norm=settings.clip_norm,
+            learning_rate=settings.learning_rate, schedule=settings.lr_schedule(), precision=settings.precision,
             eval_every=settings.eval_every, eval_at_epoch_end=False, handle_sigint=False, log_path=log_path,
             log_every=log_every,
             evaluate=lambda net: evaluate(net, task, x_test, y_test), on_step=on_step,
@@ -762,7 +776,8 @@ class LongRangeBenchmark:
         echo = report.echo(echo)
         task, sizes, st = self._task, self.sizes(), self.settings
         echo(f"task {task.name}: lengths {', '.join(map(str, self.lengths))}; budget per run: {self.budget.describe()}, "
-             f"batch {st.batch_size}, Adam lr {st.lr:g}, clip {st.clip:g}, {st.threads} thread(s), seed {self.seed}, "
+             f"batch {st.batch_size}, Adam lr {st.learning_rate:g}, clip {st.clip_norm:g}, {st.threads} thread(s), "
+             f"seed {self.seed}, "
              f"{describe_forget_bias(st.forget_bias)}{describe_run(st)}")  # fmt: skip
         for s in sizes.values():
             echo(f"  {s.model:<12} {s.params:>7} parameters ({s.ratio:.3f} x the LSTM's): {s.describe()}")
@@ -797,7 +812,7 @@ class LongRangeBenchmark:
     def config(self, sizes: dict[str, ModelSize]) -> dict:
         return {
             "command": self.command, "task": self.task, "lengths": list(self.lengths), "models": list(self.models),
-            "budget": asdict(self.budget), "settings": asdict(self.settings), "seed": self.seed,
+            "budget": asdict(self.budget), "settings": self.settings.as_config(), "seed": self.seed,
             "lstm_hidden": self.lstm_hidden, "sizes": {k: asdict(v) for k, v in sizes.items()},
             "environment": environment(),
         }  # fmt: skip
@@ -811,8 +826,9 @@ class LongRangeBenchmark:
         )  # fmt: skip
         lines = [
             *markdown_header(f"Long-range benchmark: {task.name}", self.command),
-            f"Budget per (model, length): {self.budget.describe()}; batch {st.batch_size}, Adam lr {st.lr:g} "
-            f"({st.schedule} schedule, warm-up {st.warmup} steps), gradient-norm clipping {st.clip:g}, "
+            f"Budget per (model, length): {self.budget.describe()}; batch {st.batch_size}, "
+            f"Adam lr {st.learning_rate:g} "
+            f"({st.schedule} schedule, warm-up {st.warmup} steps), gradient-norm clipping {st.clip_norm:g}, "
             f"curriculum {'on (from T=' + str(st.curriculum_start) + ')' if st.curriculum else 'off'}, "
             f"{describe_forget_bias(st.forget_bias)}, "
             f"{st.threads} torch thread(s), seed {self.seed}{describe_run(st)}. "

@@ -28,8 +28,8 @@ Seed = Annotated[int, typer.Option(help="Seed of the initial weights and trainin
 Out = Annotated[Path, typer.Option("--out", "-o", help="Folder for the tables, plots and config.json.", show_default=False)]
 Hidden = Annotated[int, typer.Option(help="LSTM units; the other models' sizes are searched to match its parameter count.")]
 BatchSize = Annotated[int, typer.Option(help="Training batch size.")]
-LearningRate = Annotated[float, typer.Option("--lr", help="Adam learning rate.")]
-Clip = Annotated[float, typer.Option(help="Gradient-norm clipping threshold.")]
+LearningRate = Annotated[float, typer.Option("--learning-rate", "--lr", help="Adam learning rate.")]
+Clip = Annotated[float, typer.Option("--clip-norm", "--clip", help="Gradient-norm clipping threshold.")]
 ForgetBias = Annotated[str, typer.Option(help="The LSTM's initial forget-gate bias, or 'chrono' (Tallec & Ollivier 2018: b_f ~ log U[1, T-1], b_i = -b_f).")]
 Threads = Annotated[int, typer.Option(help="torch threads (1 measured fastest on the 2-core machines; see docs/longrange.md).")]
 
@@ -121,9 +121,9 @@ def register(bench_app: typer.Typer) -> None:
 
         budget = _budget(steps, minutes)
         settings = TrainSettings(
-            batch_size=batch_size, lr=lr, clip=clip, schedule=schedule, warmup=warmup, curriculum=curriculum,
-            curriculum_start=curriculum_start, eval_every=eval_every, test_size=test_size, threads=threads,
-            forget_bias=forget_bias, precision="fp32" if precision is None else precision,
+            batch_size=batch_size, learning_rate=lr, clip_norm=clip, schedule=schedule, warmup=warmup,
+            curriculum=curriculum, curriculum_start=curriculum_start, eval_every=eval_every, test_size=test_size,
+            threads=threads, forget_bias=forget_bias, precision="fp32" if precision is None else precision,
         )  # fmt: skip
         command = command_line("longrange", dict(
             task=task, lengths=lengths, models=models, steps=budget.steps, minutes=budget.minutes, seed=seed,
@@ -165,8 +165,8 @@ def register(bench_app: typer.Typer) -> None:
 
         budget = Budget(steps=1000) if steps is None and minutes is None else Budget(steps=steps, minutes=minutes)
         settings = TrainSettings(
-            batch_size=batch_size, lr=lr, clip=clip, eval_every=eval_every, threads=threads, forget_bias=forget_bias,
-            precision="fp32" if precision is None else precision,
+            batch_size=batch_size, learning_rate=lr, clip_norm=clip, eval_every=eval_every, threads=threads,
+            forget_bias=forget_bias, precision="fp32" if precision is None else precision,
         )  # fmt: skip
         command = command_line("gradients", dict(
             models=models, length=length, steps=budget.steps, minutes=budget.minutes, seed=seed, hidden=hidden,

@@ -67,8 +67,8 @@ def register(text_app: typer.Typer) -> None:
             resolve_precision(precision, "cpu", name="--precision")
         given = {
             "level": level, "layers": layers, "units": units, "embedding_size": embedding_size, "tie_weights": tie, "dropout": dropout,
-            "bptt": bptt, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "schedule": schedule,
-            "lr_decay": lr_decay, "decay_start": decay_start, "clip": clip, "epochs": epochs, "minutes": minutes,
+            "bptt": bptt, "batch_size": batch_size, "learning_rate": lr, "optimizer": optimizer, "schedule": schedule,
+            "lr_decay": lr_decay, "decay_start": decay_start, "clip_norm": clip, "epochs": epochs, "minutes": minutes,
             "seed": seed, "precision": precision,
         }
         given = {k: v for k, v in given.items() if v is not None}

@@ -265,6 +265,24 @@ def _clip_hook(opt: Any, params: list[torch.nn.Parameter]) -> Callable[..., None
     return hook
 
 
+class _EpochPermutations(TensorBatches):
+    """Keras's shuffle: at each epoch's first batch, ``torch.randperm(N)`` from torch's global generator.
+
+    This is the order ``fit`` has always used, so ``torch.manual_seed(s)`` gives the same model as
+    before the engine (bit for bit on CPU with the same threads): the permutation is drawn at the
+    same point of the global random stream, between the epoch's callbacks and its first forward
+    pass. In a multi-process run rank 0's permutation is sent to every process. ``fit`` never
+    resumes mid-epoch, so an epoch's order is drawn once and kept while the epoch runs.
+    """
+
+    def order(self, epoch: int) -> torch.Tensor | None:
+        if not self.shuffle:
+            return None
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, dist.broadcast_object(torch.randperm(self.n)))
+        return self._order[1]
+
+
 def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1, verbose: Any = 1,
         callbacks: list | None = None, validation_split: float = 0.0, validation_data: Any = None,
         shuffle: bool = True, initial_epoch: int = 0, precision: Any = "fp32") -> History:
@@ -272,9 +290,10 @@ def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1
 
     The engine gets a step function (:class:`_FitStep`), a :class:`~lstmkit.train.TensorBatches`
     over the checked arrays, the validation set as its ``evaluate`` function, and the callbacks as
-    :class:`~lstmkit.train.Hooks`. Shuffling comes from ``TensorBatches(seed=...)``, the seed drawn
-    once per ``fit`` from torch's global generator, so ``torch.manual_seed(s)`` makes ``fit``
-    reproducible (in a multi-process run rank 0's seed is used everywhere).
+    :class:`~lstmkit.train.Hooks`. Shuffling draws one ``torch.randperm`` per epoch from torch's
+    global generator, as before the engine (:class:`_EpochPermutations`), so ``torch.manual_seed(s)``
+    makes ``fit`` reproducible and gives the same model as earlier versions (in a multi-process run
+    rank 0's order is used everywhere).
 
     Gradient clipping keeps the optimizer's Keras semantics: ``global_clipnorm`` is the engine's
     ``clip_norm`` (the norm of all gradients together, clipped after the multi-process all-reduce);
@@ -333,10 +352,9 @@ def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1
     torch_opt = opt.torch_optimizer
     params = [p for group in torch_opt.param_groups for p in group["params"]]
 
-    dist.init_from_env()  # under torchrun: join the group now, so every process shuffles with rank 0's seed
-    seed = dist.broadcast_object(int(torch.randint(2**62, (1,))))
-    batches = TensorBatches(xt, yt, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                            device=None if device.type == "cpu" else device)
+    dist.init_from_env()  # under torchrun: join the group now, so every process shuffles with rank 0's order
+    batches = _EpochPermutations(xt, yt, batch_size=batch_size, shuffle=shuffle,
+                                 device=None if device.type == "cpu" else device)
 
     history = History()
     all_callbacks = [*callbacks, history]  # History last: it records what other callbacks add to the logs

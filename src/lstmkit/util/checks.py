@@ -5,8 +5,9 @@ The lowest layer (``util``): imports nothing from lstmkit but :mod:`lstmkit.erro
 
 from __future__ import annotations
 
+import functools
 import random
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -45,6 +46,45 @@ class ParamsMixin:
         return self
 
 
+def rename_old_names(owner: str, aliases: dict[str, str], options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with each old spelling in ``aliases`` (old -> new name) renamed to its new name.
+
+    Giving one setting under both names is a one-line ConfigError naming ``owner``.
+    """
+    out = dict(options)
+    for old, new in aliases.items():
+        if old in out:
+            if new in out:
+                raise ConfigError(f"{owner}: {new} given twice (as {new}= and as its old name {old}=); "
+                                  f"give {new}= only")
+            out[new] = out.pop(old)
+    return out
+
+
+_C = TypeVar("_C", bound=type)
+
+
+def accepts_old_names(aliases: dict[str, str]) -> Callable[[_C], _C]:
+    """Class decorator (put it above ``@dataclass``): the class's ``__init__`` also takes the old
+    keyword spellings in ``aliases`` (old -> new name), and each old name reads and sets its new one."""
+
+    def decorate(cls: _C) -> _C:
+        init = cls.__init__
+
+        @functools.wraps(init)
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            init(self, *args, **rename_old_names(cls.__name__, aliases, kwargs))
+
+        cls.__init__ = __init__  # type: ignore[misc]
+        for old, new in aliases.items():
+            setattr(cls, old, property(lambda self, new=new: getattr(self, new),
+                                       lambda self, value, new=new: setattr(self, new, value),
+                                       doc=f"The old name of ``{new}``."))
+        return cls
+
+    return decorate
+
+
 def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     """``(N,)`` int labels to ``(N, num_classes)`` float32 (what categorical_crossentropy expects)."""
     return np.eye(num_classes, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
@@ -53,4 +93,5 @@ def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
 # Kept importable from here (their old home was lstmkit.tasks.common).
 from lstmkit.util.files import prepare_output, prepare_output_dir  # noqa: E402
 
-__all__ = ["check_int", "seed_everything", "prepare_output", "prepare_output_dir", "ParamsMixin", "one_hot"]
+__all__ = ["check_int", "seed_everything", "prepare_output", "prepare_output_dir", "ParamsMixin", "one_hot",
+           "rename_old_names", "accepts_old_names"]

@@ -12,7 +12,8 @@ import torch
 
 from lstmkit.errors import ConfigError, DataError, ModelFileError
 from lstmkit.tasks.text.language_model import (
-    LanguageModelGenerator, LMConfig, checkpoint_path, evaluate_file, load_language_model, train_language_model,
+    LanguageModelGenerator, LMConfig, checkpoint_path, evaluate_file, load_language_model, read_checkpoint,
+    train_language_model,
 )
 from lstmkit.tasks.text.lm_network import LanguageModel
 from lstmkit.train import read_info
@@ -21,7 +22,10 @@ from lstmkit.util.container import load_tensors, save_tensors
 
 warnings.filterwarnings("ignore", message="LSTM with projections")
 
-TINY = LMConfig(level="char", layers=2, units=24, bptt=12, batch_size=6, epochs=2, dropout=0.1, lr=5e-3, threads=1)
+TINY = LMConfig(level="char", layers=2, units=24, bptt=12, batch_size=6, epochs=2, dropout=0.1, learning_rate=5e-3,
+               threads=1)
+#: the LMConfig fields' names before issue 15, as files written then hold them
+OLD_KEYS = {"learning_rate": "lr", "clip_norm": "clip"}
 
 
 @pytest.fixture
@@ -50,7 +54,7 @@ def test_model_ties_weights_and_projects():
 
 
 def test_tiny_model_learns(text_file, tmp_path):
-    cfg = LMConfig(**{**TINY.__dict__, "epochs": 5, "lr": 2e-2, "dropout": 0.0})
+    cfg = LMConfig(**{**TINY.__dict__, "epochs": 5, "learning_rate": 2e-2, "dropout": 0.0})
     result = train_language_model(text_file, tmp_path / "m.lstmkit", cfg)
     h = result.history
     assert len(h) == 5 and h[-1].train_loss < h[0].train_loss - 0.5 and h[-1].val_loss < h[0].val_loss - 0.5
@@ -84,8 +88,8 @@ def test_resume_with_step_schedule_sgd_and_word_level_is_exact(tmp_path):
     lines = ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog"] * 30
     path = tmp_path / "words.txt"
     path.write_text("\n".join(lines) + "\n")
-    cfg = LMConfig(level="word", layers=1, units=12, bptt=6, batch_size=4, epochs=3, dropout=0.2, lr=0.5,
-                   optimizer="sgd", schedule="step", decay_start=1, lr_decay=0.5, clip=0.5, threads=1)
+    cfg = LMConfig(level="word", layers=1, units=12, bptt=6, batch_size=4, epochs=3, dropout=0.2, learning_rate=0.5,
+                   optimizer="sgd", schedule="step", decay_start=1, lr_decay=0.5, clip_norm=0.5, threads=1)
     full = train_language_model(path, tmp_path / "full.lstmkit", cfg)
     assert [round(h.lr, 6) for h in full.history] == [0.5, 0.25, 0.125]  # x0.5 after every epoch from the first
     steps = full.steps // 3
@@ -154,7 +158,7 @@ def test_word_level(tmp_path):
     lines = ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog"] * 40
     path = tmp_path / "words.txt"
     path.write_text("\n".join(" " + line for line in lines) + "\n")
-    cfg = LMConfig(level="word", layers=1, units=16, bptt=8, batch_size=4, epochs=3, dropout=0.0, lr=1e-2)
+    cfg = LMConfig(level="word", layers=1, units=16, bptt=8, batch_size=4, epochs=3, dropout=0.0, learning_rate=1e-2)
     result = train_language_model(path, tmp_path / "w.lstmkit", cfg)
     assert result.level == "word" and result.history[-1].val_loss < result.history[0].val_loss
     assert "perplexity" in result.metric_text()
@@ -214,7 +218,7 @@ def test_bf16_precision_trains_close_to_fp32(text_file, tmp_path):
         pytest.skip(f"this CPU ({torch.backends.cpu.get_cpu_capability()}) has no bfloat16 matrix units")
     results = {}
     for precision in ("fp32", "bf16"):
-        cfg = LMConfig(**{**TINY.__dict__, "epochs": 2, "lr": 2e-2, "dropout": 0.0, "precision": precision})
+        cfg = LMConfig(**{**TINY.__dict__, "epochs": 2, "learning_rate": 2e-2, "dropout": 0.0, "precision": precision})
         results[precision] = train_language_model(text_file, tmp_path / f"{precision}.lstmkit", cfg)
     fp32, bf16 = results["fp32"].history, results["bf16"].history
     assert abs(fp32[0].train_loss - bf16[0].train_loss) < 0.05 * fp32[0].train_loss
@@ -259,7 +263,7 @@ def write_previous_format_checkpoint(model_path, ckpt, cfg):
 
     model, _, meta, _ = load_language_model(model_path)
     model.train()
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     model(torch.zeros(3, 2, dtype=torch.long))[0].sum().backward()
     opt.step()
     tensors = {f"model.{k}": v for k, v in model.tensors().items()}
@@ -277,11 +281,11 @@ def write_previous_format_checkpoint(model_path, ckpt, cfg):
     tensors["rng.numpy_keys"] = torch.from_numpy(np.asarray(np_state[1], dtype=np.int64))
     tensors["hidden.h"], tensors["hidden.c"] = model.init_hidden(cfg.batch_size)
     training = {
-        "config": asdict(cfg),
+        "config": {OLD_KEYS.get(k, k): v for k, v in asdict(cfg).items()},  # the names it had then: lr, clip
         "position": {"epoch": 1, "window": 0, "global_step": 75, "elapsed": 3.5, "loss_sum": 1000.0, "loss_count": 400},
-        "schedule": {"lr": cfg.lr, "best": 3.1}, "optimizer": {"param_groups": groups, "scalars": scalars},
+        "schedule": {"lr": cfg.learning_rate, "best": 3.1}, "optimizer": {"param_groups": groups, "scalars": scalars},
         "rng": {"numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])], "python": [3, [0], None]},
-        "history": [{"epoch": 1, "train_loss": 3.3, "val_loss": 3.1, "lr": cfg.lr, "seconds": 2.0}],
+        "history": [{"epoch": 1, "train_loss": 3.3, "val_loss": 3.1, "lr": cfg.learning_rate, "seconds": 2.0}],
         "train_sha256": "0" * 64,
     }
     save_tensors(ckpt, tensors, {"config": meta["config"], "vocabulary": meta["vocabulary"],
@@ -370,6 +374,65 @@ def test_checkpoint_schema_is_checked_behind_a_valid_checksum(text_file, interru
                                                          "weights_sha256", "sha256")}
     save_tensors(ckpt, tensors, {**fields, "extra": json.dumps(extra)}, kind="train_checkpoint")
     _resume_refused(text_file, interrupted, ModelFileError, r"'extra.language_model.config' is invalid \(units")
+
+
+# ------------------------------------------------------------------------------ old names (issue 15): lr, clip
+def test_learning_rate_and_clip_norm_are_canonical_and_lr_clip_still_work():
+    canonical = LMConfig(learning_rate=0.01, clip_norm=2.0)
+    old = LMConfig(lr=0.01, clip=2.0)
+    assert old == canonical and set(canonical.__dict__) >= {"learning_rate", "clip_norm"}
+    assert not {"lr", "clip"} & set(canonical.__dict__)
+    assert (old.learning_rate, old.clip_norm, old.lr, old.clip) == (0.01, 2.0, 0.01, 2.0)
+    old.lr, old.clip = 0.02, 3.0  # the old names read and set the fields
+    assert (old.learning_rate, old.clip_norm) == (0.02, 3.0)
+    assert LMConfig().resolved().learning_rate == 2e-3 and LMConfig(optimizer="sgd").resolved().lr == 1.0
+    for kwargs, name, old_name in [({"lr": 0.01, "learning_rate": 0.02}, "learning_rate", "lr"),
+                                   ({"clip": 1.0, "clip_norm": 1.0}, "clip_norm", "clip")]:
+        twice = rf"^LMConfig: {name} given twice \(as {name}= and as its old name {old_name}=\); give {name}= only$"
+        with pytest.raises(ConfigError, match=twice) as e:
+            LMConfig(**kwargs)
+        assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="learning_rate: expected a positive number, found -1"):
+        LMConfig(lr=-1).resolved()
+    with pytest.raises(ConfigError, match="clip_norm: expected a positive number, found 0"):
+        LMConfig(clip=0).resolved()
+
+
+def _rewrite_saved_config(ckpt, edit):
+    """Re-save a checkpoint with its saved LMConfig dict replaced by ``edit(config)``, checksums valid."""
+    tensors, meta = load_tensors(ckpt)
+    extra = json.loads(meta["extra"])
+    extra["language_model"]["config"] = edit(extra["language_model"]["config"])
+    fields = {k: v for k, v in meta.items() if k not in ("format", "format_version", "lstmkit_version", "kind",
+                                                         "weights_sha256", "sha256")}
+    save_tensors(ckpt, tensors, {**fields, "extra": json.dumps(extra)}, kind="train_checkpoint")
+
+
+def test_checkpoint_saved_with_lr_and_clip_resumes_exactly_and_checks_them(text_file, tmp_path, interrupted):
+    ckpt = checkpoint_path(interrupted)
+    _rewrite_saved_config(ckpt, lambda config: {OLD_KEYS.get(k, k): v for k, v in config.items()})  # as before issue 15
+    assert {"lr", "clip"} <= set(read_info(ckpt).extra["language_model"]["config"])
+    saved = read_checkpoint(ckpt)[1]  # under the current names
+    assert (saved["learning_rate"], saved["clip_norm"]) == (5e-3, 5.0) and not {"lr", "clip"} & set(saved)
+    # a saved lr is the learning_rate a resumed run is checked against; the message names the option
+    msg = _resume_refused(text_file, interrupted, ConfigError, r"^resume: --lr was 0\.005 in .*, found 0\.01 ",
+                          cfg=LMConfig(**{**TINY.__dict__, "learning_rate": 0.01}))
+    assert "leave --lr out" in msg
+    _resume_refused(text_file, interrupted, ConfigError, r"^resume: --clip was 5\.0 in .*, found 1\.0 .*leave --clip out",
+                    cfg=LMConfig(**{**TINY.__dict__, "clip_norm": 1.0}))
+    # the same settings resume, to the weights of the uninterrupted run
+    full = train_language_model(text_file, tmp_path / "full.lstmkit", TINY)
+    resumed = train_language_model(text_file, interrupted, TINY, resume=True)
+    a, b = _weights(full.output), _weights(resumed.output)
+    assert resumed.val_loss == full.val_loss and all(torch.equal(a[k], b[k]) for k in a)
+    config = read_info(ckpt).extra["language_model"]["config"]
+    assert config["learning_rate"] == 5e-3 and "lr" not in config  # the new checkpoint says learning_rate
+
+
+def test_checkpoint_saying_lr_and_learning_rate_is_refused_in_one_line(text_file, interrupted):
+    _rewrite_saved_config(checkpoint_path(interrupted), lambda config: {**config, "lr": 0.5})
+    _resume_refused(text_file, interrupted, ModelFileError,
+                    r"'extra.language_model.config' is invalid \(LMConfig: learning_rate given twice")
 
 
 def test_resume_refuses_another_training_file(text_file, tmp_path, interrupted):

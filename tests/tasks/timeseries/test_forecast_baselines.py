@@ -34,16 +34,16 @@ def test_seasonal_naive_is_exact_on_a_periodic_series():
 def test_dlinear_learns_a_linear_seasonal_signal_almost_exactly():
     values = seasonal_series(600, season=12)
     context, horizon = 48, 12
-    model = DLinear(context, horizon, kernel=5, lr=1e-2, lr_decay=1.0, epochs=30, patience=30, seed=1)
+    model = DLinear(context, horizon, kernel=5, learning_rate=1e-2, lr_decay=1.0, epochs=30, patience=30, seed=1)
     model.fit(values[:400], values[400 - context : 500])
     x, y = make_windows(values[500 - context :], context, horizon)
     pred = model.predict(x, horizon)
     assert pred.shape == y.shape
     assert np.mean((pred - y) ** 2) < 1e-3 * np.var(y)
     assert model.history_[-1]["valid_mse"] < model.history_[0]["valid_mse"]
-    again = DLinear(context, horizon, kernel=5, lr=1e-2, lr_decay=1.0, epochs=30, patience=30, seed=1)
+    again = DLinear(context, horizon, kernel=5, lr=1e-2, lr_decay=1.0, epochs=30, patience=30, seed=1)  # old name
     again.fit(values[:400], values[400 - context : 500])
-    assert np.array_equal(again.predict(x, horizon), pred)  # seeded: the same model
+    assert np.array_equal(again.predict(x, horizon), pred)  # seeded: the same model (lr= is learning_rate=)
 
 
 def test_dlinear_checks_horizon_and_shapes():
@@ -56,6 +56,21 @@ def test_dlinear_checks_horizon_and_shapes():
         model.predict(x[:, :20], 6)
     with pytest.raises(ConfigError, match="kernel must be odd"):
         DLinear(24, 6, kernel=4)
+
+
+def test_dlinear_learning_rate_with_lr_as_its_old_name():
+    assert DLinear(24, 6).learning_rate == 5e-3 and DLinear(24, 6, learning_rate=1e-2).learning_rate == 1e-2
+    old = DLinear(24, 6, lr=1e-2)  # the old spelling: the same setting, also as an attribute
+    assert old.learning_rate == old.lr == 1e-2 and "lr" not in vars(old)
+    old.lr = 2e-2
+    assert old.learning_rate == 2e-2
+    with pytest.raises(ConfigError, match=r"^DLinear: learning_rate given twice \(as learning_rate= and as its old "
+                                          r"name lr=\); give learning_rate= only$") as e:
+        DLinear(24, 6, learning_rate=1e-2, lr=1e-2)
+    assert "\n" not in str(e.value)
+    for kwargs in ({"lr": 0.0}, {"learning_rate": -1.0}):
+        with pytest.raises(ConfigError, match="learning_rate must be a positive number"):
+            DLinear(24, 6, **kwargs)
 
 
 def test_ets_forecasts_a_seasonal_series_and_is_univariate_only():
@@ -96,7 +111,7 @@ def test_dlinear_trains_through_the_engine_with_step_decay_and_early_stopping():
     from lstmkit.train import TrainResult
 
     values = seasonal_series(300, channels=1)
-    model = DLinear(24, 6, kernel=3, lr=1e-2, lr_decay=0.5, epochs=3, seed=0).fit(values[:200], values[176:])
+    model = DLinear(24, 6, kernel=3, learning_rate=1e-2, lr_decay=0.5, epochs=3, seed=0).fit(values[:200], values[176:])
     r = model.train_result_
     assert isinstance(r, TrainResult) and r.stop_reason == "epochs"
     assert [e["lr"] for e in r.history] == pytest.approx([1e-2, 5e-3, 2.5e-3], rel=1e-12)  # halved after each epoch

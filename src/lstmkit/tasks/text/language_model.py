@@ -52,6 +52,7 @@ from lstmkit.train.batches import FunctionBatches, epoch_seed
 from lstmkit.train.engine import Hooks, StepOutput, TrainConfig, Trainer, TrainState
 from lstmkit.train.precision import check_precision, resolve_precision
 from lstmkit.train.schedules import Constant, Cosine, ReduceOnPlateau, Schedule, StepDecay
+from lstmkit.util.checks import accepts_old_names
 from lstmkit.util.container import file_kind, load_tensors, read_raw_metadata, save_tensors
 
 # fp32: exact (the fast path equals the reference cell). bf16: the step runs under torch.autocast in
@@ -65,18 +66,25 @@ KIND_TRAIN_CHECKPOINT = ckpt_io.KIND
 LM_EXTRA_VERSION = 1
 HOLDOUT_FRACTION = 0.1
 LN2 = math.log(2.0)
-#: the cosine schedule's final rate, as a fraction of ``lr``
+#: the cosine schedule's final rate, as a fraction of ``learning_rate``
 COSINE_FLOOR = 0.05
 
 # What must agree between a checkpoint and a resumed run (epochs/minutes may change: "train longer").
-_FIXED_ON_RESUME = ("level", "layers", "units", "embedding_size", "tie_weights", "dropout", "bptt", "batch_size", "lr",
-                    "optimizer", "schedule", "clip", "seed", "lr_decay", "decay_start", "eval_batch_size",
-                    "precision")
+_FIXED_ON_RESUME = ("level", "layers", "units", "embedding_size", "tie_weights", "dropout", "bptt", "batch_size",
+                    "learning_rate", "optimizer", "schedule", "clip_norm", "seed", "lr_decay", "decay_start",
+                    "eval_batch_size", "precision")
+#: Old spellings of LMConfig fields (issue 15): accepted by ``LMConfig(...)``, as attributes, and in saved files.
+OLD_NAMES = {"lr": "learning_rate", "clip": "clip_norm"}
 
 
+@accepts_old_names(OLD_NAMES)
 @dataclass
 class LMConfig:
-    """Training hyper-parameters. ``epochs`` and ``minutes`` are alternatives (``minutes`` wins if set)."""
+    """Training hyper-parameters. ``epochs`` and ``minutes`` are alternatives (``minutes`` wins if set).
+
+    ``lr`` and ``clip`` are the old names of ``learning_rate`` and ``clip_norm``, still accepted
+    (``LMConfig(lr=...)``, ``cfg.lr``); giving both names of one setting is a one-line ConfigError.
+    """
 
     level: str = "char"
     layers: int = 2
@@ -86,12 +94,12 @@ class LMConfig:
     dropout: float = 0.2
     bptt: int = 128
     batch_size: int = 64
-    lr: float | None = None  # None: 2e-3 for adam, 1.0 for sgd
+    learning_rate: float | None = None  # None: 2e-3 for adam, 1.0 for sgd
     optimizer: str = "adam"
     schedule: str | None = None  # plateau | cosine | step ; None: cosine with minutes, plateau with epochs
     lr_decay: float = 0.5  # plateau / step factor
     decay_start: int = 4  # step schedule: decay after this many epochs
-    clip: float = 5.0
+    clip_norm: float = 5.0
     epochs: int | None = 10
     minutes: float | None = None
     seed: int = 0
@@ -121,12 +129,13 @@ class LMConfig:
             raise ConfigError(f"dropout: expected a number in [0, 1), found {c.dropout!r}")
         if c.optimizer not in ("adam", "sgd"):
             raise ConfigError(f"optimizer: expected 'adam' or 'sgd', found {c.optimizer!r}")
-        if c.lr is None:
-            c.lr = 2e-3 if c.optimizer == "adam" else 1.0
-        if not isinstance(c.lr, (int, float)) or not (c.lr > 0 and math.isfinite(c.lr)):
-            raise ConfigError(f"lr: expected a positive number, found {c.lr!r}")
-        if not isinstance(c.clip, (int, float)) or not c.clip > 0:
-            raise ConfigError(f"clip: expected a positive number, found {c.clip!r}")
+        if c.learning_rate is None:
+            c.learning_rate = 2e-3 if c.optimizer == "adam" else 1.0
+        rate = c.learning_rate
+        if not isinstance(rate, (int, float)) or not (rate > 0 and math.isfinite(rate)):
+            raise ConfigError(f"learning_rate: expected a positive number, found {rate!r}")
+        if not isinstance(c.clip_norm, (int, float)) or not c.clip_norm > 0:
+            raise ConfigError(f"clip_norm: expected a positive number, found {c.clip_norm!r}")
         if not isinstance(c.lr_decay, (int, float)) or not 0 < c.lr_decay <= 1:
             raise ConfigError(f"lr_decay: expected a number in (0, 1], found {c.lr_decay!r}")
         if c.minutes is not None:
@@ -375,13 +384,8 @@ def load_language_model(path: str | os.PathLike[str]) -> tuple[LanguageModel, Vo
 
 
 #: The ``train-lm`` option that sets each LMConfig field (where the spelling differs from ``--field-name``).
-_CLI_OPTIONS = {"tie_weights": "--tie/--no-tie", "eval_batch_size": "eval_batch_size"}
-
-
-
-
-#: The ``train-lm`` option that sets each LMConfig field (where the spelling differs from ``--field-name``).
-_CLI_OPTIONS = {"tie_weights": "--tie/--no-tie", "eval_batch_size": "eval_batch_size"}
+_CLI_OPTIONS = {"tie_weights": "--tie/--no-tie", "eval_batch_size": "eval_batch_size", "learning_rate": "--lr",
+                "clip_norm": "--clip"}
 
 
 def resume_option(name: str) -> str:
@@ -390,7 +394,8 @@ def resume_option(name: str) -> str:
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> tuple[ckpt_io.Checkpoint, dict[str, Any]]:
-    """A language model's training checkpoint, checked, and its saved settings (an :class:`LMConfig` as a dict).
+    """A language model's training checkpoint, checked, and its saved settings (an :class:`LMConfig` as a dict,
+    under the current field names: a checkpoint written before issue 15 says ``lr`` and ``clip``).
 
     Every problem is one line that names the file: none there (``resume: no checkpoint ...``), a
     truncated, corrupted or foreign file, a checkpoint of another model, or one of the previous
@@ -409,8 +414,11 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[ckpt_io.Checkpoint, d
         )
     ck = ckpt_io.load(path)
     entry = _lm_extra(ck)
-    saved = entry["config"]
-    unknown = sorted(set(saved) - {f.name for f in fields(LMConfig)})
+    saved = dict(entry["config"])
+    for old, new in OLD_NAMES.items():  # checkpoints written before issue 15 say lr / clip
+        if old in saved and new not in saved:
+            saved[new] = saved.pop(old)
+    unknown = sorted(set(saved) - {f.name for f in fields(LMConfig)} - set(OLD_NAMES))
     if unknown:
         raise ModelFileError(f"checkpoint {str(path)!r}: metadata field 'extra.language_model.config.{unknown[0]}': "
                              f"expected an LMConfig field, found an unknown key")
@@ -621,9 +629,9 @@ def train_language_model(
     model = LanguageModel(len(data.vocab), cfg.embedding_size, cfg.units, cfg.layers, cfg.dropout,
                           tie_weights=cfg.tie_weights)
     if cfg.optimizer == "adam":
-        opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     else:
-        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.learning_rate)
     if world > 1:  # the engine gives every process rank 0's weights; dropout masks differ per process
         torch.manual_seed(epoch_seed(cfg.seed, rank))
     streams_here = local_streams(cfg.batch_size, rank, world)
@@ -642,12 +650,14 @@ def train_language_model(
         "model": {"class_name": "LanguageModel", "config": model.get_config()},
         "vocabulary": data.vocab.get_config(), "train_sha256": data.train_sha256,
     }}
+    # learning_rate, optimizer, schedule, clip_norm and precision are left to the engine's own fingerprint
     fingerprint = {name: getattr(cfg, name) for name in _FIXED_ON_RESUME
-                   if name not in ("lr", "optimizer", "schedule", "clip", "precision")}  # those are the engine's own
+                   if name not in ("learning_rate", "optimizer", "schedule", "clip_norm", "precision")}
     fingerprint.update(lm_schedule=cfg.schedule, train_sha256=data.train_sha256, vocab_size=len(data.vocab))
     train_config = TrainConfig(
-        epochs=None if cfg.minutes is not None else cfg.epochs, minutes=cfg.minutes, clip_norm=float(cfg.clip),
-        learning_rate=float(cfg.lr), schedule=make_schedule(cfg), precision=run.precision, checkpoint=run.checkpoint,
+        epochs=None if cfg.minutes is not None else cfg.epochs, minutes=cfg.minutes,
+        clip_norm=float(cfg.clip_norm), learning_rate=float(cfg.learning_rate), schedule=make_schedule(cfg),
+        precision=run.precision, checkpoint=run.checkpoint,
         checkpoint_at_epoch_end=True, resume=resume, threads=cfg.threads, verbose=0,
     )
     trainer = Trainer(model, opt, lm_step, window_batches(run.streams, cfg.bptt), train_config, evaluate=validate,

@@ -30,7 +30,7 @@ import numpy as np
 
 from lstmkit.data.timeseries import StandardScaler, gather_windows, window_starts
 from lstmkit.errors import ConfigError, DataError, InputValueError, ShapeError
-from lstmkit.util.checks import check_int
+from lstmkit.util.checks import accepts_old_names, check_int
 from lstmkit.tasks.timeseries.metrics import metrics_row
 
 
@@ -111,11 +111,13 @@ def _dlinear_net(context: int, horizon: int, kernel: int) -> Any:
     return DLinearNet()
 
 
+@accepts_old_names({"lr": "learning_rate"})
 class DLinear:
     """DLinear (Zeng et al. 2023), channel-independent, trained on z-scored windows.
 
     ``context`` L and ``horizon`` H are fixed at construction; ``kernel`` (odd) is the moving-average
-    width. Training, as in the DLinear code for ETTh1: Adam with ``lr`` 5e-3, multiplied by
+    width. Training, as in the DLinear code for ETTh1: Adam with ``learning_rate`` 5e-3 (``lr`` is its old
+    name, still accepted; both at once are a one-line ConfigError), multiplied by
     ``lr_decay`` (0.5) after every epoch (its ``type1`` schedule); MSE on the training windows in
     shuffled mini-batches of ``batch_size`` (32); at most ``epochs`` (10) epochs; early stopping after
     ``patience`` (3) epochs without a better validation MSE, keeping the best weights. Same ``seed``,
@@ -134,7 +136,7 @@ class DLinear:
         horizon: int,
         *,
         kernel: int = 25,
-        lr: float = 5e-3,
+        learning_rate: float = 5e-3,
         lr_decay: float = 0.5,
         epochs: int = 10,
         batch_size: int = 32,
@@ -147,9 +149,9 @@ class DLinear:
         self.kernel = check_int("kernel", kernel, 1)
         if self.kernel % 2 == 0:
             raise ConfigError(f"kernel must be odd (the moving average is centred); found {kernel}")
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise ConfigError(f"lr must be a positive number; found {lr!r}")
-        self.lr = float(lr)
+        if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
+            raise ConfigError(f"learning_rate must be a positive number; found {learning_rate!r}")
+        self.learning_rate = float(learning_rate)
         if not (isinstance(lr_decay, (int, float)) and 0 < lr_decay <= 1):
             raise ConfigError(f"lr_decay must be in (0, 1]; found {lr_decay!r}")
         self.lr_decay = float(lr_decay)
@@ -217,7 +219,8 @@ class DLinear:
             torch.manual_seed(self.seed)
             self.net_ = _dlinear_net(self.context, self.horizon, self.kernel)
             result = self.train_result_ = Trainer(
-                self.net_, torch.optim.Adam(self.net_.parameters(), lr=self.lr), step, batches, epochs=self.epochs,
+                self.net_, torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate), step, batches,
+                epochs=self.epochs,
                 schedule=StepDecay(factor=self.lr_decay, start_epoch=1),
                 early_stopping=None if valid is None else EarlyStopping("valid_mse", mode="min", patience=self.patience),
                 evaluate=None if valid is None else evaluate, handle_sigint=False,

@@ -45,6 +45,10 @@ class AttentionPooling(_SequencePooling):
     def build(self, input_shape: Shape) -> None:
         self._check_input_shape(input_shape)
         f = int(input_shape[-1])
+        from lstmkit.util.memory import check_weights_fit
+
+        name, value = ("units", self.units) if self.units >= f else (f"{type(self).__name__} '{self.name}' input features", f)
+        check_weights_fit(name, value, (f + 2) * self.units)
         self.kernel = torch.nn.Parameter(torch.empty(f, self.units))
         initialize(self.kernel, "glorot_uniform", fan_in=f, fan_out=self.units)
         self.bias = torch.nn.Parameter(torch.zeros(self.units))

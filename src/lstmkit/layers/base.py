@@ -202,7 +202,8 @@ class Layer(torch.nn.Module):
 
 def layer_from_config(spec: Any) -> Layer:
     """Rebuild a layer from ``{"class_name": ..., "config": {...}}`` (as written by :func:`layer_to_config`)."""
-    if not isinstance(spec, dict) or "class_name" not in spec or not isinstance(spec.get("config"), dict):
+    if (not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str)
+            or not isinstance(spec.get("config"), dict)):
         raise ConfigError(f"layer config: expected {{'class_name': str, 'config': dict}}, found {spec!r:.80}")
     cls = LAYER_REGISTRY.get(spec["class_name"])
     if cls is None:

@@ -64,6 +64,11 @@ class Dense(Layer):
                 f"{('None',) + tuple(input_shape)}"
             )
         fan_in = int(input_shape[-1])
+        from lstmkit.util.memory import check_weights_fit
+
+        # An absurd size is one clear line here, not an allocator error from torch.empty below.
+        name, value = ("units", self.units) if self.units >= fan_in else (f"Dense '{self.name}' input features", fan_in)
+        check_weights_fit(name, value, (fan_in + 1) * self.units)
         self.kernel = torch.nn.Parameter(torch.empty(fan_in, self.units))
         initialize(self.kernel, self.kernel_initializer, fan_in=fan_in, fan_out=self.units)
         if self.use_bias:

@@ -57,6 +57,11 @@ class Embedding(Layer):
             raise ConfigError(f"mask_zero: expected True or False, found {mask_zero!r}")
         self.mask_zero = mask_zero
         self.embeddings_initializer = check_initializer(embeddings_initializer, "embeddings_initializer")
+        from lstmkit.util.memory import check_weights_fit
+
+        # An absurd size is one clear line here, not an allocator error from torch.empty below.
+        name, value = ("input_dim", self.input_dim) if self.input_dim >= self.output_dim else ("output_dim", self.output_dim)
+        check_weights_fit(name, value, self.input_dim * self.output_dim)
         self.embeddings = torch.nn.Parameter(torch.empty(self.input_dim, self.output_dim))
         initialize(self.embeddings, self.embeddings_initializer, fan_in=self.input_dim, fan_out=self.output_dim)
         super().build(self.default_input_shape())

@@ -90,7 +90,8 @@ def load_model(filepath: Any, *, compile: bool = True) -> "Model":
     compile_config = json_field(path, meta, "compile_config", (dict, type(None)), default=None)
     preprocessing = json_field(path, meta, "preprocessing", dict, default={})
     tensors, meta = load_tensors(path)
-    cls = _model_classes().get(config.get("class_name"))
+    name = config.get("class_name")
+    cls = _model_classes().get(name) if isinstance(name, str) else None
     if cls is None:
         raise ModelFileError(f"model file {str(path)!r}: unknown model class {config.get('class_name')!r}")
     if not isinstance(config.get("config", {}), dict):
@@ -123,8 +124,9 @@ def load_model(filepath: Any, *, compile: bool = True) -> "Model":
             model.compile_from_config(compile_config)
         except LstmkitError as exc:
             raise ModelFileError(f"model file {str(path)!r}: invalid compile config ({exc})") from None
-        except (TypeError, KeyError, AttributeError) as exc:
-            raise ModelFileError(f"model file {str(path)!r}: invalid compile config ({type(exc).__name__}: {exc})") from None
+        except (TypeError, KeyError, AttributeError, ValueError) as exc:
+            raise ModelFileError(f"model file {str(path)!r}: invalid compile config ({type(exc).__name__}: {exc})"
+                                 [:400]) from None
     return model
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -175,6 +176,16 @@ class FileSchema:
         """``value`` (read from ``field``) must equal ``expected`` (what ``because`` says it must be)."""
         if value != expected:
             self.fail(field, f"{expected} ({because})", value)
+
+    def recurrent_layers(self, tensors: dict[str, Any], prefix: str, field: str, value: Any) -> None:
+        """``value`` (read from ``field``) must be the number of recurrent layers stored as ``{prefix}weight_hh_l<k>``.
+
+        Checked before a network is built from the metadata, so an edited layer count is one line
+        rather than a build of millions of layers.
+        """
+        found = sum(1 for name in tensors if re.fullmatch(re.escape(prefix) + r"weight_hh_l\d+", name))
+        if found:
+            self.equals(field, value, found, f"the recurrent layers in the weights ({prefix}weight_hh_l*)")
 
     def shape(self, tensors: dict[str, Any], name: str, expected: Sequence[int], because: str) -> None:
         """Weight ``name`` must exist with ``expected`` shape (what the metadata ``because`` says)."""

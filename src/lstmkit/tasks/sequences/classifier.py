@@ -576,6 +576,8 @@ def _load_checked(cls: type[SequenceClassifier], path: Any, tensors: dict[str, t
     recurrent = tensors.get("net.rnn.weight_hh_l0")
     if recurrent is not None and recurrent.ndim == 2:
         s.equals("params.units", params.get("units", 64), int(recurrent.shape[1]), "the recurrent weights' units")
+    if "layers" in params:
+        s.recurrent_layers(tensors, "net.rnn.", "params.layers", params["layers"])
     if ("standardize.mean" in tensors) != ("standardize.std" in tensors):
         raise ModelFileError(f"model file {str(path)!r}: weights 'standardize.mean' and 'standardize.std' must come together")
     if "standardize.mean" in tensors:

@@ -464,6 +464,9 @@ class TextClassifier(ParamsMixin):
         model = load(path)
         pre = getattr(model, "preprocessing", None)
         task = pre.get("task") if isinstance(pre, dict) else None
+        if task is not None and not isinstance(task, str):
+            raise ModelFileError(f"model file {str(path)!r}: metadata field 'preprocessing.task': expected a string, "
+                                 f"found {type(task).__name__}")
         if task != PREPROCESSING_TASK:
             if task in _OTHER_TASKS:
                 raise _wrong_kind(path, *_OTHER_TASKS[task])
@@ -482,6 +485,7 @@ class TextClassifier(ParamsMixin):
         try:
             obj = cls(**{k: v for k, v in params.items() if k in cls._PARAMS or k in cls._ALIASES})
             obj.vectorizer_ = vectorizer_from_config(pre["vectorizer"])
+            vocab = obj.vectorizer_.vocabulary_size()  # a vectorizer without a vocabulary is a ConfigError here
         except (KeyError, TypeError, ValueError) as e:  # ConfigError is a ValueError
             raise ModelFileError(f"model file {str(path)!r}: metadata field 'preprocessing.vectorizer' is invalid ({e})"
                                  [:400]) from None
@@ -493,7 +497,6 @@ class TextClassifier(ParamsMixin):
         s.equals("preprocessing.labels", len(labels), outputs, "labels, one per unit of the output layer")
         embedding = model.layers[0]
         rows = getattr(embedding, "input_dim", None)
-        vocab = obj.vectorizer_.vocabulary_size()
         if isinstance(rows, int) and vocab > rows:
             s.fail("preprocessing.vectorizer", f"at most {rows} tokens (the embedding's input_dim)", f"{vocab} tokens")
         obj.classes_ = labels

@@ -363,6 +363,7 @@ def load_language_model(path: str | os.PathLike[str]) -> tuple[LanguageModel, Vo
     if hh is not None and hh.ndim == 2:
         s.equals("config.config.hidden_size", 4 * net["hidden_size"], int(hh.shape[0]),
                  "4 x hidden_size = the recurrent weight's rows")
+    s.recurrent_layers(tensors, "model.lstm.", "config.config.num_layers", net["num_layers"])
     vocab_cfg = s.json(meta, "vocabulary", dict)
     try:
         vocab = Vocabulary.from_config(vocab_cfg)

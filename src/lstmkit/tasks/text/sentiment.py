@@ -243,6 +243,7 @@ def load_classifier(path: str | PathLike[str]) -> SentimentClassifier:
              f"a last Dense layer of {len(LABELS)} units, one per label {LABELS}")
     try:
         vectorizer = vectorizer_from_config(pre["vectorizer"])
+        vectorizer.vocabulary_size()  # a vectorizer without a vocabulary is a ConfigError here
     except (LstmkitError, KeyError, TypeError) as e:
         raise ModelFileError(f"model file {str(path)!r}: metadata field 'preprocessing.vectorizer' is invalid ({e})"
                              [:400]) from None

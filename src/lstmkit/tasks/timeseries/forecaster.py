@@ -872,6 +872,7 @@ def _load_checked(cls: type[Forecaster], path: Any, tensors: dict[str, Any], met
     for key in ("n_targets", "horizon", "segment", "hidden_size", "num_layers"):
         s.int_in(net_cfg, key, "network", low=1)
     s.int_in(net_cfg, "n_covariates", "network", low=0)
+    s.recurrent_layers(tensors, "lstm.", "network.num_layers", net_cfg["num_layers"])
     # Keys this version does not know are ignored (a later version may add parameters).
     # Files written before issue 15 say "lr" (now "learning_rate").
     for old, new in cls._ALIASES.items():

@@ -35,7 +35,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from lstmkit.errors import ConfigError, DataError, InputValueError, LstmkitError, ModelFileError
+from lstmkit.errors import ConfigError, DataError, LstmkitError, ModelFileError
+from lstmkit.tasks.timeseries.files import auto_segment, load_checked
+from lstmkit.tasks.timeseries.stream import ForecastStream
 from lstmkit.util.checks import ParamsMixin, check_int, prepare_output, seed_everything
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,12 +48,6 @@ INTERVALS = ("quantile", "gaussian")
 LR_SCHEDULES = ("cosine", "constant")
 SCALES = ("original", "standardized")
 
-
-
-def _auto_segment(context: int) -> int:
-    """The default segment length: the largest divisor of ``context`` that is at most ``context // 7``."""
-    limit = max(1, context // 7)
-    return max(s for s in range(1, limit + 1) if context % s == 0)
 
 
 def _number(name: str, value: Any, low: float, high: float | None = None, *, open_low: bool = False) -> float:
@@ -257,7 +253,7 @@ class Forecaster(ParamsMixin):
 
     def _segment_length(self) -> int:
         if self.segment is None:
-            return _auto_segment(self.context)
+            return auto_segment(self.context)
         seg = check_int("segment", self.segment, 1)
         if self.context % seg:
             raise ConfigError(f"segment must divide context={self.context}; found segment={seg}")
@@ -822,13 +818,13 @@ class Forecaster(ParamsMixin):
 
     @classmethod
     def _from_file(cls, path: Any, tensors: dict[str, Any], meta: dict[str, str]) -> Forecaster:
-        return _load_checked(cls, path, tensors, meta)
+        return load_checked(cls, path, tensors, meta)
 
     @classmethod
     def load(cls, path: str | PathLike[str]) -> Forecaster:
         """Load a file written by :meth:`save`; any other lstmkit file is a ModelFileError saying what it holds.
 
-        The metadata is checked against its schema and the weights (see :func:`_load_checked`).
+        The metadata is checked against its schema and the weights (see :func:`lstmkit.tasks.timeseries.files.load_checked`).
         """
         from lstmkit.models.serialization import file_kind, load_tensors, read_metadata
 
@@ -844,208 +840,6 @@ class Forecaster(ParamsMixin):
         obj = cls._from_file(path, tensors, meta)
         obj.network_.eval()
         return obj
-
-
-def _load_checked(cls: type[Forecaster], path: Any, tensors: dict[str, Any], meta: dict[str, str]) -> Forecaster:
-    """A Forecaster from a file's tensors and metadata, each field checked against its schema and the weights.
-
-    Files of format version 1 carry no metadata checksum, so an edited header is caught here: the
-    network config must rebuild exactly the stored weights, and the hyper-parameters (context,
-    horizon, segment, units, layers), the column lists and the scaler must agree with that network.
-    """
-    from lstmkit.data.timeseries import StandardScaler
-    from lstmkit.tasks.timeseries.network import LSTMForecastNetwork
-    from lstmkit.util.schema import FileSchema
-
-    s = FileSchema(path)
-    params = s.json(meta, "params", dict)
-    net_cfg = s.keys(s.json(meta, "network", dict), ("n_targets", "horizon", "n_covariates", "segment",
-                                                     "hidden_size", "num_layers"), "network")
-    scaler_cfg = s.keys(s.json(meta, "scaler", dict), ("mean", "scale"), "scaler")
-    columns = s.keys(s.json(meta, "columns", dict), ("targets", "covariates"), "columns")
-    index = s.keys(s.json(meta, "index", dict), ("name", "freq", "last_fit"), "index")
-    training = s.json(meta, "training", dict, default={})
-    targets = s.str_list(columns["targets"], "columns.targets", min_len=1)
-    covariates = s.str_list(columns["covariates"], "columns.covariates")
-    if set(targets) & set(covariates):
-        s.fail("columns", "targets and covariates without a shared name", sorted(set(targets) & set(covariates))[0])
-    for key in ("n_targets", "horizon", "segment", "hidden_size", "num_layers"):
-        s.int_in(net_cfg, key, "network", low=1)
-    s.int_in(net_cfg, "n_covariates", "network", low=0)
-    s.recurrent_layers(tensors, "lstm.", "network.num_layers", net_cfg["num_layers"])
-    # Keys this version does not know are ignored (a later version may add parameters).
-    # Files written before issue 15 say "lr" (now "learning_rate").
-    for old, new in cls._ALIASES.items():
-        if old in params:
-            params.setdefault(new, params.pop(old))
-    params = {k: v for k, v in params.items() if k in cls._PARAMS}
-    context = s.int_in(params, "context", "params", low=1)
-    horizon = s.int_in(params, "horizon", "params", low=1)
-    for key in ("units", "layers"):
-        s.int_in(params, key, "params", low=1)
-    s.int_in(params, "segment", "params", low=1, optional=True)
-    try:
-        network = LSTMForecastNetwork(**net_cfg)
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise ModelFileError(f"model file {str(path)!r}: metadata field 'network' does not build a forecasting network "
-                             f"({' '.join(str(e).split())[:160]})") from None
-    s.state_matches(tensors, network.state_dict(), "the metadata field 'network'")
-    s.equals("params.horizon", horizon, network.horizon, "the network's horizon, which its weights fit")
-    s.equals("params.units", params["units"], network.hidden_size, "the network's hidden_size")
-    s.equals("params.layers", params["layers"], network.num_layers, "the network's num_layers")
-    s.equals("columns.targets", len(targets), network.n_targets, "targets: the network's n_targets")
-    s.equals("columns.covariates", len(covariates), network.n_covariates, "covariates: the network's n_covariates")
-    segment = params.get("segment")
-    if segment is not None:
-        s.equals("params.segment", segment, network.segment, "the network's segment")
-    elif _auto_segment(context) != network.segment:
-        s.fail("params.context", f"a context whose automatic segment is the network's {network.segment}",
-               f"{context} (segment {_auto_segment(context)})")
-    if context % network.segment:
-        s.fail("params.context", f"a multiple of the network's segment {network.segment}", context)
-    for name in ("mean", "scale"):
-        values = scaler_cfg[name]
-        if not isinstance(values, list) or len(values) != len(targets) + len(covariates):
-            s.fail(f"scaler.{name}", f"{len(targets) + len(covariates)} numbers (one per column)",
-                   f"{len(values)}" if isinstance(values, list) else type(values).__name__)
-    try:
-        obj = cls(**params)
-        obj._check_params()
-        obj.scaler_ = StandardScaler.from_config(scaler_cfg)
-    except (TypeError, ValueError) as e:  # ConfigError is a ValueError
-        raise ModelFileError(f"model file {str(path)!r}: invalid forecaster metadata ({' '.join(str(e).split())[:200]})") from None
-    network.load_state_dict(tensors)
-    obj.network_ = network
-    obj.targets_, obj.covariates_ = list(targets), list(covariates)
-    for key in ("freq", "last_fit"):
-        if index[key] is not None and not isinstance(index[key], str):
-            s.fail(f"index.{key}", "a string or null", type(index[key]).__name__)
-    obj.index_name_, obj.freq_, obj.last_fit_label_ = index["name"], index["freq"], index["last_fit"]
-    history = training.get("history") or {}
-    obj.history_ = s.obj(history, "training.history")
-    obj.best_epoch_ = s.int_in(training, "best_epoch", "training", low=0, optional=True)
-    obj.valid_mse_ = s.number_in(training, "valid_mse", "training", optional=True)
-    obj.fit_seconds_ = s.number_in(training, "fit_seconds", "training", low=0, optional=True)
-    obj.train_windows_ = s.int_in(training, "train_windows", "training", low=0, optional=True)
-    return obj
-
-
-class ForecastStream:
-    """Stateful stepping: take new observations one at a time, carrying the LSTM state ``(h, c)``.
-
-    Made by :meth:`Forecaster.stream` from the last ``context`` rows of a history (the priming
-    rows). It never re-reads them: it keeps the LSTM states (one per phase of the segment grid), the
-    last ``segment - 1`` rows (a partial segment) and the instance-normalisation statistics of the
-    priming rows, which stay fixed.
-
-    What :meth:`forecast` equals, exactly (to float round-off, tested to 1e-5): with ``d`` the
-    priming rows followed by every row given to :meth:`update` so far,
-    ``forecaster.predict(d, window="all", stats_rows=context)``: the network run from a zero state
-    over every complete segment of ``d`` that ends at the newest row (the first ``len(d) mod
-    segment`` rows are left out), with the priming rows' statistics. Right after priming that is
-    ``forecaster.predict(history)``.
-
-    What stepping requires and implies: the rows arrive in order, one per time step, with every
-    column the model reads (targets and covariates), finite, and (for a time index) at the next
-    timestamp. The LSTM then reads more segments than the ``context`` it was trained on, and the
-    normalisation statistics grow stale as the series drifts: for long streams, re-prime now and
-    then (``forecaster.stream(recent_history)``), which restores the trained setting exactly.
-    """
-
-    def __init__(self, forecaster: Forecaster, priming: "pd.DataFrame", last_labels: "pd.Index") -> None:
-        import torch
-
-        self._fc = forecaster
-        self._columns = forecaster.columns_
-        self._index = last_labels  # the newest few labels: enough to continue the time axis
-        net, C = forecaster.network_, len(forecaster.targets_)
-        z = torch.from_numpy(forecaster._scaled(priming))
-        with torch.no_grad():
-            self._state = net.prime(z[:, :C], z[:, C:] if forecaster.covariates_ else None)
-
-    @property
-    def observations(self) -> int:
-        """Rows consumed since the stream began (priming rows included)."""
-        return self._state.seen
-
-    @property
-    def last_label(self) -> Any:
-        return self._index[-1]
-
-    def _rows(self, obs: Any) -> "pd.DataFrame":
-        import pandas as pd
-
-        if isinstance(obs, pd.Series):
-            label = obs.name
-            obs = obs.to_frame().T
-            obs.index = pd.RangeIndex(1) if label is None else [label]
-        elif isinstance(obs, dict):
-            obs = pd.DataFrame([obs])
-        if not isinstance(obs, pd.DataFrame):
-            raise InputValueError(f"stream update: expected a pandas Series, dict or DataFrame row, found {type(obs).__name__}")
-        missing = [c for c in self._columns if c not in obs.columns]
-        if missing:
-            raise DataError(f"stream update: unknown column {missing[0]!r}; the model reads {', '.join(self._columns)}")
-        return obs
-
-    def _next_labels(self, obs: "pd.DataFrame") -> Any:
-        """Check the new rows' timestamps continue the stream; return the index they extend it with."""
-        import pandas as pd
-
-        from lstmkit.data.timeseries import future_index
-
-        expected = future_index(self._index, len(obs))
-        unlabelled = isinstance(obs.index, pd.RangeIndex) and obs.index.start == 0
-        if isinstance(self._index, pd.DatetimeIndex) and not unlabelled:
-            given = obs.index
-            if not isinstance(given, pd.DatetimeIndex):
-                try:
-                    given = pd.DatetimeIndex(pd.to_datetime(given))
-                except (ValueError, TypeError):
-                    given = None
-            if given is None or len(given) != len(expected) or (given != expected).any():
-                found = "no timestamps" if given is None else str(list(given[:1])[0] if len(given) else "nothing")
-                raise DataError(
-                    f"stream update: expected the next timestamp {expected[0]} (frequency {self._fc.freq_}), found {found}"
-                )
-        return expected
-
-    def update(self, obs: Any) -> ForecastStream:
-        """Consume one observation (a Series, a dict or a one-row DataFrame) or a few rows, in time order.
-
-        Rows with timestamps must be the next ones; rows without (a dict, an unnamed Series, a
-        DataFrame with a default RangeIndex) are taken to be the next time steps.
-        """
-        import torch
-
-        obs = self._rows(obs)
-        labels = self._next_labels(obs)
-        values = obs[self._columns].to_numpy()
-        try:
-            values = values.astype(np.float64)
-        except (TypeError, ValueError):
-            raise InputValueError(f"stream update: values must be numbers; found {values.tolist()!r:.120}") from None
-        bad = ~np.isfinite(values)
-        if bad.any():
-            i, j = map(int, np.argwhere(bad)[0])
-            raise InputValueError(f"stream update: row {i}, column {self._columns[j]!r}: {values[i, j]!r} is not a finite number")
-        fc, C = self._fc, len(self._fc.targets_)
-        z = torch.from_numpy(fc.scaler_.transform(values).astype(np.float32))
-        with torch.no_grad():
-            for row in z:
-                fc.network_.step(self._state, row[:C], row[C:] if fc.covariates_ else None)
-        self._index = self._index.append(labels)[-3:]
-        return self
-
-    def forecast(self) -> "pd.DataFrame":
-        """The forecast of the next ``horizon`` steps after the newest observation (same columns as ``predict``)."""
-        import torch
-
-        fc = self._fc
-        parts: dict[str, list[np.ndarray]] = {"point": [], "lower": [], "upper": []}
-        with torch.no_grad():
-            fc._collect(fc.network_.forecast_state(self._state), parts)
-        return fc._forecast_frame({k: np.concatenate(v) for k, v in parts.items() if v}, self._index)
 
 
 __all__ = ["Forecaster", "ForecastStream", "Backtest", "KIND"]

@@ -178,8 +178,14 @@ text_lm.register(text_app)
 app.add_typer(text_app, name="text")
 
 # `lstmkit seq ...`: sequence classification (sensors, speech).
-from lstmkit.cli.seq import seq_app  # noqa: E402
+from lstmkit.cli import seq  # noqa: E402
 
+seq_app = typer.Typer(
+    name="seq",
+    help="Sequences (sensor readings, speech): train, apply and evaluate sequence classifiers.",
+    no_args_is_help=True,
+)
+seq.register(seq_app)
 app.add_typer(seq_app, name="seq")
 
 # `lstmkit forecast ...`: time-series forecasting (train, predict, backtest).

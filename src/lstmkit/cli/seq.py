@@ -210,11 +210,4 @@ def register(app: typer.Typer) -> None:
         console.print(cm)
 
 
-seq_app = typer.Typer(
-    name="seq",
-    help="Sequences (sensor readings, speech): train, apply and evaluate sequence classifiers.",
-    no_args_is_help=True,
-)
-register(seq_app)
-
-__all__ = ["register", "seq_app"]
+__all__ = ["register"]

@@ -165,51 +165,24 @@ def demo(
         distributed.shutdown()
 
 
-# `lstmkit text ...`: each module registers its commands on the shared sub-app.
-from lstmkit.cli import text_classifier, text_lm  # noqa: E402
+def _sub_app(name: str, help: str, *modules: Any) -> typer.Typer:
+    """``lstmkit NAME ...``: a sub-app on which each of ``modules`` registers its commands (``register(app)``)."""
+    sub = typer.Typer(name=name, help=help, no_args_is_help=True)
+    for module in modules:
+        module.register(sub)
+    app.add_typer(sub, name=name)
+    return sub
 
-text_app = typer.Typer(
-    name="text",
-    help="Text: classification (sentiment and any labels), language models and generation.",
-    no_args_is_help=True,
-)
-text_classifier.register(text_app)
-text_lm.register(text_app)
-app.add_typer(text_app, name="text")
 
-# `lstmkit seq ...`: sequence classification (sensors, speech).
-from lstmkit.cli import seq  # noqa: E402
+from lstmkit.cli import bench, bench_scaling, forecast, seq, text_classifier, text_lm  # noqa: E402
 
-seq_app = typer.Typer(
-    name="seq",
-    help="Sequences (sensor readings, speech): train, apply and evaluate sequence classifiers.",
-    no_args_is_help=True,
-)
-seq.register(seq_app)
-app.add_typer(seq_app, name="seq")
-
-# `lstmkit forecast ...`: time-series forecasting (train, predict, backtest).
-from lstmkit.cli import forecast  # noqa: E402
-
-forecast_app = typer.Typer(
-    name="forecast",
-    help="Time-series forecasting: train an LSTM forecaster, predict, backtest beside the baselines.",
-    no_args_is_help=True,
-)
-forecast.register(forecast_app)
-app.add_typer(forecast_app, name="forecast")
-
-# `lstmkit bench ...`: benchmarks of the article's claims; each module registers its commands on the sub-app.
-from lstmkit.cli import bench, bench_scaling  # noqa: E402
-
-bench_app = typer.Typer(
-    name="bench",
-    help="Benchmarks: long-range memory (adding, copy), gradient flow, very long sequences.",
-    no_args_is_help=True,
-)
-bench.register(bench_app)
-bench_scaling.register(bench_app)
-app.add_typer(bench_app, name="bench")
+text_app = _sub_app("text", "Text: classification (sentiment and any labels), language models and generation.",
+                    text_classifier, text_lm)
+seq_app = _sub_app("seq", "Sequences (sensor readings, speech): train, apply and evaluate sequence classifiers.", seq)
+forecast_app = _sub_app("forecast", "Time-series forecasting: train an LSTM forecaster, predict, backtest beside the "
+                        "baselines.", forecast)
+bench_app = _sub_app("bench", "Benchmarks: long-range memory (adding, copy), gradient flow, very long sequences.",
+                     bench, bench_scaling)
 
 # `lstmkit inspect MODEL INPUT --out DIR`: gate inspection of any LSTM model (a root command).
 from lstmkit.cli import inspect as inspect_command  # noqa: E402

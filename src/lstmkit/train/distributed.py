@@ -149,6 +149,22 @@ def worker_argv(argv: Sequence[str]) -> list[str]:
     return out
 
 
+#: The environment variable naming the file where a worker writes a user error (one line) for the launcher.
+ERROR_FILE_VAR = "LSTMKIT_WORKER_ERROR_FILE"
+
+
+class WorkerError(LstmkitError):
+    """A user error that a worker process hit (a bad file or option found only inside the run): its one line."""
+
+
+def _worker_error(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    return text.splitlines()[0] if text.strip() else ""
+
+
 def launch(nproc: Any, argv: Sequence[str] | None = None, *, module: str = "lstmkit") -> int | None:
     """Re-run this command in ``nproc`` worker processes; their exit code, or None to go on in-process.
 
@@ -187,22 +203,6 @@ def launch(nproc: Any, argv: Sequence[str] | None = None, *, module: str = "lstm
     if code != 0 and message:
         raise WorkerError(message)
     return code
-
-
-#: The environment variable naming the file where a worker writes a user error (one line) for the launcher.
-ERROR_FILE_VAR = "LSTMKIT_WORKER_ERROR_FILE"
-
-
-class WorkerError(LstmkitError):
-    """A user error that a worker process hit (a bad file or option found only inside the run): its one line."""
-
-
-def _worker_error(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return ""
-    return text.splitlines()[0] if text.strip() else ""
 
 
 def report_worker_error(message: str) -> bool:

@@ -359,6 +359,7 @@ class Trainer:
         self.resumed_extra: dict[str, Any] | None = None
         self._params = [p for g in optimizer.param_groups for p in g["params"]]
         self._takes_carry = True
+        self._clock_offset = 0.0  # added to this process's clock to read rank 0's (multi-process, time budget)
 
     # -------------------------------------------------------------------------------------- budget
     def _steps_in_epoch(self, epoch: int) -> int | None:
@@ -392,7 +393,7 @@ class Trainer:
     # -------------------------------------------------------------------------------------- clock
     def _now(self) -> float:
         """Training seconds so far (rank 0's clock in a multi-process run with a time budget)."""
-        return time.perf_counter() - self._t0 - self._paused + getattr(self, "_clock_offset", 0.0)
+        return time.perf_counter() - self._t0 - self._paused + self._clock_offset
 
     @contextlib.contextmanager
     def _pause(self):
@@ -612,8 +613,9 @@ class Trainer:
                 for k, v in out.metrics.items():
                     mv = v.detach().float() * w
                     metric_sums[k] = mv if k not in metric_sums else metric_sums[k] + mv
+        agreed = None  # rank 0's clock, in a multi-process run with a time budget
         if world > 1:
-            step_loss, step_w, metric_sums = self._all_reduce(step_loss, step_w, metric_sums)
+            step_loss, step_w, metric_sums, agreed = self._all_reduce(step_loss, step_w, metric_sums)
         elif scaled:
             grads = [p.grad for p in self._params if p.grad is not None]
             if grads:
@@ -636,7 +638,6 @@ class Trainer:
                 acc[key].add_(v)
         s._loss_sum, s._weight = step_loss, step_w
         s.step += 1
-        agreed = self.__dict__.pop("_agreed_clock", None)
         s.elapsed = agreed if agreed is not None else self._now()
 
     def _all_reduce(self, step_loss: Any, step_w: Any, metric_sums: dict[str, torch.Tensor]):
@@ -654,8 +655,10 @@ class Trainer:
         dist.all_reduce_sum_(buf)
         if self._budget is not None:
             dist.all_reduce_sum_(clock)
-            self._clock_offset = getattr(self, "_clock_offset", 0.0) + float(clock) - self._now()
-            self._agreed_clock = float(clock)
+            agreed: float | None = float(clock)
+            self._clock_offset += agreed - self._now()
+        else:
+            agreed = None
         n_tail = 2 + len(names)
         W = buf[-n_tail + 1]
         grads = buf[: buf.numel() - n_tail].div_(W)
@@ -670,7 +673,7 @@ class Trainer:
             offset += n
         loss_sum = buf[-n_tail]
         metrics = {k: buf[-n_tail + 2 + i] for i, k in enumerate(names)}
-        return loss_sum, W, metrics
+        return loss_sum, W, metrics, agreed
 
     # -------------------------------------------------------------------------------------- the loop
     def fit(self) -> TrainResult:

@@ -33,7 +33,14 @@ class ModelFileError(LstmkitError):
     """A file is not an lstmkit model, or it is truncated or corrupted."""
 
 
+class LstmkitWarning(UserWarning):
+    """A fit or a forecast that runs but is probably not what the user wants: a validation set too
+    small to choose an epoch, a kept model at chance, too few gradient steps, a column without a
+    name, interval bounds below zero for data that never is. One line, like the errors."""
+
+
 __all__ = [
+    "LstmkitWarning",
     "LstmkitError",
     "ShapeError",
     "InputValueError",

@@ -21,16 +21,47 @@ from lstmkit.errors import LstmkitError
 
 EXIT_USER_ERROR = 2
 
+import warnings as _warnings
+
+_python_showwarning = _warnings.showwarning
 
 
 def _one_line(message: object) -> str:
     return " ".join(str(message).split()) or "unknown error"
 
 
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+                  line: Any = None) -> None:
+    """An :class:`~lstmkit.errors.LstmkitWarning` is printed as one ``warning: ...`` line on stderr
+    (no file and line number of lstmkit's source); other warnings keep Python's format."""
+    from lstmkit.errors import LstmkitWarning
+
+    if isinstance(category, type) and issubclass(category, LstmkitWarning):
+        if _handed_to_launcher_quietly():
+            return
+        typer.echo(f"warning: {_one_line(message)}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+def _handed_to_launcher_quietly() -> bool:
+    """In a ``--nproc`` worker other than rank 0, warnings are left to rank 0 (printed once)."""
+    from lstmkit.cli._options import is_main
+
+    return not is_main()
+
+
 class _Group(TyperGroup):
-    """The command group: turns any LstmkitError raised by a command into ``error: ...`` and exit 2."""
+    """The command group: turns any LstmkitError raised by a command into ``error: ...`` and exit 2,
+    and prints each LstmkitWarning as one ``warning: ...`` line."""
 
     def invoke(self, ctx: Any) -> Any:
+        import warnings
+
+        from lstmkit.errors import LstmkitWarning
+
+        warnings.showwarning = _show_warning
+        warnings.simplefilter("always", LstmkitWarning)
         try:
             return super().invoke(ctx)
         except LstmkitError as e:

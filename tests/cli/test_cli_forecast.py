@@ -11,7 +11,8 @@ from lstmkit.cli import app
 from cli_checks import fails as _fails
 
 runner = CliRunner()
-SMALL = ["--context", "48", "--horizon", "12", "--segment", "12", "--units", "16", "--epochs", "2", "--batch-size", "64"]
+SMALL = ["--context", "48", "--horizon", "12", "--segment", "12", "--units", "16", "--epochs", "2", "--batch-size", "64",
+         "--method", "lstm", "--split", "fractions"]
 
 
 def _write_csv(path, n=400):

@@ -1,5 +1,10 @@
 """``lstmkit forecast train | predict | backtest``: thin commands over :mod:`lstmkit.tasks.timeseries.forecaster`.
 
+``train`` has an option for every :class:`~lstmkit.tasks.timeseries.forecaster.Forecaster` parameter
+(``stride`` is ``--train-stride``: ``--stride`` spaces the test split's origins; ``verbose`` is
+``--verbose/--quiet``), ``--holdout N`` (:func:`lstmkit.tasks.timeseries.holdout.evaluate_holdout`)
+and ``--split``.
+
 ``train`` takes the training options every command shares (:mod:`lstmkit.cli._options`): ``--nproc N``
 trains in N processes (each trains its shard of every batch; only rank 0 prints and saves) and
 ``--precision fp32|bf16|auto``. Every user mistake is an :class:`~lstmkit.errors.LstmkitError`, which the root group turns into one
@@ -19,7 +24,7 @@ from lstmkit.errors import ConfigError
 
 Encoding = Annotated[str, typer.Option(help="Text encoding of the CSV file (e.g. utf-8, latin-1, cp1252).")]
 
-SPLITS = ("fractions", "ett", "none")
+SPLITS = ("auto", "fractions", "ett", "none")
 
 
 def _columns(text: str | None) -> list[str] | None:
@@ -71,6 +76,25 @@ def print_backtest(bt: Any, title: str, console: Any = None) -> None:
         console.print(f"note: {note}")
 
 
+def print_holdout(report: Any, console: Any = None) -> None:
+    """The metrics table of a :class:`~lstmkit.tasks.timeseries.holdout.HoldoutReport`: lstmkit first, then the baselines."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    table = Table(title=f"holdout: the last {report.holdout} rows, forecast once (season {report.season})",
+                  show_header=True, header_style="bold")
+    table.add_column("model")
+    names = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE %", "smape": "sMAPE", "mase": "MASE"}
+    for c in names.values():
+        table.add_column(c, justify="right")
+    for _, row in report.metrics.iterrows():
+        table.add_row(str(row["model"]), *(_fmt(row[c]) for c in names))
+    console.print(table)
+    for note in report.notes:
+        console.print(f"note: {note}")
+
+
 def register(forecast_app: typer.Typer) -> None:
     """Add the forecasting commands to ``lstmkit forecast``."""
 
@@ -78,15 +102,18 @@ def register(forecast_app: typer.Typer) -> None:
     def train(
         data: Annotated[Path, typer.Argument(help="CSV file with a header row: a time column and numeric columns.", show_default=False)],
         output: Annotated[Path, typer.Option("--output", "-o", help="Where to save the model file.", show_default=False)],
-        time_col: Annotated[Optional[str], typer.Option(help="The timestamp column (none: rows are numbered).")] = None,
+        time_col: Annotated[Optional[str], typer.Option(help="The timestamp column (none: rows are numbered; an unnamed first column of dates is used).")] = None,
         target: Annotated[Optional[str], typer.Option(help="Column(s) to forecast, comma-separated (default: every numeric column that is not a covariate).")] = None,
-        covariates: Annotated[Optional[str], typer.Option(help="Column(s) read but not forecast, comma-separated.")] = None,
+        covariates: Annotated[Optional[str], typer.Option(help="Column(s) read but not forecast, comma-separated (by the LSTM).")] = None,
         all_columns: Annotated[bool, typer.Option("--all-columns", help="Every numeric column besides --target is a covariate.")] = False,
-        context: Annotated[int, typer.Option(help="Rows read per forecast.")] = 336,
-        horizon: Annotated[int, typer.Option(help="Steps forecast.")] = 96,
-        split: Annotated[str, typer.Option(help="'fractions' (70/10/20 train/valid/test, test scored), 'ett' (12/4/4 months of hours) or 'none' (train on all rows, no early stopping).")] = "fractions",
-        epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 10,
-        segment: Annotated[Optional[int], typer.Option(help="Steps per LSTM segment (must divide --context; default: the largest divisor up to context/7; 1: per-step LSTM).")] = None,
+        method: Annotated[str, typer.Option(help="'auto' (LSTM, ETS, seasonal naive and their ensemble, scored on a validation window; the best wins), 'lstm', 'ets', 'seasonal_naive' or 'ensemble'.")] = "auto",
+        transform: Annotated[str, typer.Option(help="Model the targets as they are ('none'), on a log scale ('log') or Box-Cox transformed ('boxcox', Guerrero's lambda).")] = "none",
+        holdout: Annotated[Optional[int], typer.Option(help="Hold out the last N rows: train on the rest, forecast them once and print MAE, RMSE, MAPE, sMAPE and MASE beside seasonal naive, naive and ETS.", show_default=False)] = None,
+        context: Annotated[Optional[int], typer.Option(help="Rows the LSTM reads per forecast (default: from the series length and season).", show_default=False)] = None,
+        horizon: Annotated[Optional[int], typer.Option(help="Steps forecast (default: from the frequency and length; 96 for long series).", show_default=False)] = None,
+        split: Annotated[str, typer.Option(help="'auto' (default: 'fractions' for series of 4,320 rows or more, else 'none'), 'fractions' (70/10/20 train/valid/test, test scored), 'ett' (12/4/4 months of hours) or 'none' (every row; the method chosen on the last rows, then refitted on all).")] = "auto",
+        epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs (default: enough for about 1,000 gradient steps; 10 for long series).", show_default=False)] = None,
+        segment: Annotated[Optional[int], typer.Option(help="Steps per LSTM segment (must divide --context; default: the season, or the largest divisor up to context/7; 1: per-step LSTM).")] = None,
         units: Annotated[int, typer.Option(help="LSTM width.")] = 256,
         layers: Annotated[int, typer.Option(help="LSTM layers.")] = 1,
         head: Annotated[str, typer.Option(help="'direct' (all steps at once) or 'autoregressive'.")] = "direct",
@@ -95,45 +122,55 @@ def register(forecast_app: typer.Typer) -> None:
         level: Annotated[float, typer.Option(help="Nominal coverage of the intervals.")] = 0.8,
         loss: Annotated[str, typer.Option(help="Point-model loss: 'mae' or 'mse'.")] = "mae",
         dropout: Annotated[float, typer.Option(help="Dropout before the output projection.")] = 0.5,
-        batch_size: Annotated[int, typer.Option(help="Batch size (windows; the global batch, shared by --nproc processes).")] = 256,
-        learning_rate: Annotated[float, typer.Option("--learning-rate", "--lr", help="Adam learning rate (cosine decay).")] = 1e-3,
+        batch_size: Annotated[Optional[int], typer.Option(help="Batch size (windows; the global batch, shared by --nproc processes; default: at least 16 steps per epoch, 256 for long series).", show_default=False)] = None,
+        learning_rate: Annotated[float, typer.Option("--learning-rate", "--lr", help="Adam learning rate.")] = 1e-3,
+        lr_schedule: Annotated[str, typer.Option(help="'cosine' (decay to 0 over the run) or 'constant'.")] = "cosine",
         clip_norm: Annotated[Optional[float], typer.Option(help="Clip the global gradient norm to this (default: no clipping).")] = None,
-        patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 3,
+        patience: Annotated[Optional[int], typer.Option(help="Early-stopping patience in epochs (default: a fifth of the epochs, at least 3).", show_default=False)] = None,
+        train_stride: Annotated[int, typer.Option(help="Steps between training windows.")] = 1,
         fill: Annotated[Optional[str], typer.Option(help="Fill empty cells: 'interpolate', 'ffill' or 'zero' (default: an error).")] = None,
-        season: Annotated[Optional[int], typer.Option(help="Seasonal period for the baselines and MASE (default: from the frequency).")] = None,
+        season: Annotated[Optional[int], typer.Option(help="Seasonal period for seasonal naive, ETS and MASE (default: from the frequency, else the autocorrelation).")] = None,
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
         threads: Annotated[int, typer.Option(help="torch threads (1 is robust on a small or busy CPU).")] = 1,
+        verbose: Annotated[bool, typer.Option("--verbose/--quiet", help="Print each default chosen, the method selected and one line per epoch.")] = True,
         baselines: Annotated[bool, typer.Option("--baselines/--no-baselines", help="Score the baselines beside the LSTM on the test split.")] = True,
         stride: Annotated[int, typer.Option(help="Steps between the test split's forecast origins (ETS fits one model per origin).")] = 1,
         encoding: Encoding = "utf-8",
         nproc: NprocOption = "1",
         precision: PrecisionOption = None,
     ) -> None:
-        """Train an LSTM forecaster on a CSV series, report its test metrics beside the baselines, save it."""
+        """Train a forecaster on a CSV series (the method chosen on a validation window), report, save it."""
         from rich.console import Console
 
         from lstmkit.data.timeseries import read_series
         from lstmkit.tasks.timeseries.forecaster import Forecaster
+        from lstmkit.tasks.timeseries.sizing import LONG_ROWS
         from lstmkit.train import distributed
-        from lstmkit.util.checks import prepare_output
+        from lstmkit.util.checks import check_int, prepare_output
 
         # Every option is checked once, before any worker starts, so a mistake is one line and exit 2 with --nproc too.
         nproc = distributed.validate_nproc(nproc)
         if split not in SPLITS:
             raise ConfigError(f"--split must be one of {', '.join(SPLITS)}; found {split!r}")
+        if holdout is not None:
+            check_int("--holdout", holdout, 1)
+            if split not in ("auto", "none"):
+                raise ConfigError(f"give --holdout N or --split {split}, not both (the holdout is the test set)")
         targets, covs = _columns(target), _columns(covariates)
         if all_columns and covs is not None:
             raise ConfigError("give either --covariates or --all-columns, not both")
         if all_columns and targets is None:
             raise ConfigError("--all-columns needs --target (the other columns become covariates)")
         out = prepare_output(output, "forecaster.lstmkit")  # fail before training when it cannot be written
-        fc = Forecaster(
-            context, horizon, targets, covs, segment=segment, units=units, layers=layers, head=head,
-            instance_norm=instance_norm, intervals=None if intervals == "none" else intervals, level=level, loss=loss,
-            dropout=dropout, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, clip_norm=clip_norm,
-            patience=patience, precision=check_precision_option(precision), seed=seed, threads=threads, season=season,
-            verbose=1,
+        params = dict(
+            context=context, horizon=horizon, targets=targets, covariates=covs, segment=segment, units=units,
+            layers=layers, head=head, instance_norm=instance_norm, intervals=None if intervals == "none" else intervals,
+            level=level, loss=loss, dropout=dropout, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+            lr_schedule=lr_schedule, clip_norm=clip_norm, patience=patience, stride=train_stride,
+            precision=check_precision_option(precision), seed=seed, threads=threads, season=season, fill=fill,
+            verbose=1 if verbose else 0, method=method, transform=transform,
         )
+        fc = Forecaster(**params)
         fc._check_params()
         fc._resolved_precision("--precision")  # bf16 on a CPU without bfloat16 units: one line, before any work
         wanted = None if targets is None or all_columns else targets + (covs or [])
@@ -144,22 +181,43 @@ def register(forecast_app: typer.Typer) -> None:
         try:
             frame = read_series(data, time_col=time_col, columns=wanted, fill=fill, encoding=encoding)
             if all_columns:
-                fc.covariates = [c for c in frame.columns if c not in targets]
+                fc.covariates = params["covariates"] = [c for c in frame.columns if c not in targets]
             console = Console()
             echo = main_echo(console.print)
-            echo(f"{data}: {len(frame)} rows, frequency {frame.index.freqstr if hasattr(frame.index, 'freqstr') else 'none'}"
+            echo(f"{data}: {len(frame)} rows, frequency {getattr(frame.index, 'freqstr', None) or 'none'}"
                  + (f"; {distributed.world_size()} processes" if distributed.world_size() > 1 else ""))
-            fc.fit(frame, valid=None if split == "none" else split)
+            report = None
+            if holdout is not None:
+                from lstmkit.tasks.timeseries.holdout import evaluate_holdout
+
+                report = evaluate_holdout(frame, holdout=holdout, **{k: v for k, v in params.items() if k != "horizon"},
+                                          **({"horizon": horizon} if horizon is not None else {}))
+                fc = report.forecaster
+            else:
+                if split == "auto":
+                    split = "fractions" if len(frame) >= LONG_ROWS else "none"
+                fc.fit(frame, valid=None if split == "none" else split)
             if is_main():
                 fc.save(out)
-            echo(
-                f"targets: {', '.join(fc.targets_)}; covariates: {', '.join(fc.covariates_) or 'none'}; "
-                f"context {fc.context}, horizon {fc.horizon}, segment {fc.network_.segment}"
-            )
+            segment_text = f", segment {fc.segment_}" if fc.segment_ is not None else ""
+            context_text = f"context {fc.context_}, " if fc.context_ is not None else ""
+            echo(f"targets: {', '.join(fc.targets_)}; covariates: {', '.join(fc.covariates_) or 'none'}; "
+                 f"{context_text}horizon {fc.horizon_}{segment_text}; season {fc.season_()}")
+            if fc.selection_ is not None:
+                echo(f"method: {fc.method_} ({fc.selection_.line()})")
+            else:
+                echo(f"method: {fc.method_}")
             if fc.valid_mse_ is not None:
                 echo(f"best epoch {fc.best_epoch_} (validation MSE {fc.valid_mse_:.4f}, standardized)")
-            echo(f"trained on {fc.train_windows_} windows in {fc.fit_seconds_:.1f} s; model saved to {out}")
-            if split != "none":
+            if fc.network_ is not None:
+                refit = f"; refitted on every row for {fc.refit_epochs_} epochs" if fc.refit_epochs_ else ""
+                echo(f"trained on {fc.train_windows_} windows in {fc.fit_seconds_:.1f} s{refit}; model saved to {out}")
+            else:
+                echo(f"model saved to {out}")
+            if report is not None:
+                if is_main():
+                    print_holdout(report, console)
+            elif split in ("fractions", "ett"):
                 # Every process scores the test split: the DLinear baseline trains through the engine too, so in
                 # a multi-process run all processes take part in it; only rank 0 prints.
                 bt = fc.backtest(frame, stride=stride, baselines=baselines)
@@ -236,4 +294,4 @@ def register(forecast_app: typer.Typer) -> None:
             Console().print(f"wrote {len(bt.forecasts)} forecast rows to {out}")
 
 
-__all__ = ["register", "print_backtest"]
+__all__ = ["register", "print_backtest", "print_holdout"]

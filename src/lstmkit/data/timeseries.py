@@ -16,6 +16,13 @@ cell, an unparseable, duplicate or out-of-order timestamp, a gap in the time ind
 next timestamp and the inferred frequency), an empty/NaN cell (unless ``fill`` says how to fill it),
 an unknown column (listing the ones present), undecodable bytes (with the byte offset).
 
+A column with an empty name (``""``, or pandas' ``Unnamed: 0``) or a name used twice draws a
+:class:`~lstmkit.errors.LstmkitWarning` (:func:`lstmkit.util.advice.check_column_names`) and is never
+read as a series unless asked for by name: an unnamed *first* column that holds timestamps becomes
+the time index (when no ``time_col`` is given), one that holds integers (a saved row number) is
+dropped; any other unnamed column is left out, and of a repeated name only the first column is kept.
+A PeriodIndex (sktime, statsmodels) becomes the DatetimeIndex of its periods' starts.
+
 This module imports pandas; ``import lstmkit`` and ``import lstmkit.data`` do not import it.
 """
 
@@ -273,6 +280,85 @@ def _assemble(
     return pd.DataFrame(table, index=index, columns=pd.Index(picked))
 
 
+def _unnamed(name: Any) -> bool:
+    """An empty column name, or pandas' ``Unnamed: N`` for one."""
+    text = "" if name is None else str(name).strip()
+    return text == "" or text.lower().startswith("unnamed:")
+
+
+def _index_kind(cells: np.ndarray) -> str | None:
+    """``"integers"`` when every cell is an integer, ``"dates"`` when every cell is a timestamp, else None."""
+    values = np.asarray(cells, dtype=object)
+    if not len(values):
+        return None
+    if values.dtype.kind in "iu" or all(
+            (isinstance(v, (int, np.integer)) and not isinstance(v, bool))
+            or (isinstance(v, str) and v.strip().lstrip("-").isdigit()) for v in values):
+        return "integers"
+    if np.asarray(cells).dtype.kind == "M":
+        return "dates"
+    if not all(isinstance(v, str) for v in values):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            parsed = pd.to_datetime(pd.Series([v.strip() for v in values]), errors="coerce")
+        except (ValueError, TypeError, OverflowError):
+            return None
+    return "dates" if not parsed.isna().any() else None
+
+
+def _check_requested_names(names: Sequence[str], requested: Sequence[Any], where: str) -> None:
+    """A column asked for by a name that the table uses twice is ambiguous: one line naming both."""
+    for name in requested:
+        if name is None:
+            continue
+        found = [i + 1 for i, n in enumerate(names) if n == name]
+        if len(found) > 1:
+            raise DataError(f"{where}: column {name!r} appears twice (columns {found[0]} and {found[1]}); "
+                            f"rename one of them")
+
+
+def _usable_positions(names: Sequence[str], time_col: Any, cols: Sequence[Any] | None, source: str,
+                      advice: Any) -> list[int]:
+    """Warn about empty and repeated names; the positions of the columns that may be read as series
+    (every column asked for by name; otherwise not an unnamed one, and only the first of a repeated name)."""
+    from lstmkit.util.advice import Advice, check_column_names
+
+    check_column_names(advice if advice is not None else Advice(echo=None), names, source)
+    seen: set[str] = set()
+    keep = []
+    for i, name in enumerate(names):
+        asked = name == time_col or (cols is not None and name in cols)
+        if asked or (not _unnamed(name) and name not in seen):
+            keep.append(i)
+        seen.add(name)
+    return keep
+
+
+def _named_columns(header: list[str], cells: list[np.ndarray], time_col: str | None, cols: list[Any] | None,
+                   source: str, advice: Any, default_index: pd.Index) -> tuple[dict[Any, np.ndarray], Any, Any, pd.Index]:
+    """``(value columns by name, time cells or None, time column name, index without times)`` of a CSV table."""
+    index = default_index
+    times, time_name = None, time_col
+    keep = list(range(len(header)))
+    if len(set(header)) != len(header) or any(_unnamed(h) for h in header):
+        keep = _usable_positions(header, time_col, cols, source, advice)
+        if time_col is None and _unnamed(header[0]) and 0 not in keep and len(header) > 1:
+            kind = _index_kind(cells[0])
+            if kind == "dates":
+                times, time_name = cells[0], None
+            elif kind == "integers":
+                ints = np.asarray([int(str(v).strip()) for v in cells[0]], dtype=np.int64)
+                steps = np.unique(np.diff(ints))
+                if len(ints) > 1 and steps.size == 1 and steps[0] > 0:
+                    index = pd.RangeIndex(int(ints[0]), int(ints[-1]) + int(steps[0]), int(steps[0]))
+    table = {header[i]: cells[i] for i in keep}
+    if time_col is not None:
+        times = table.pop(time_col)
+    return table, times, time_name, index
+
+
 def read_series(
     path: str | PathLike[str],
     *,
@@ -280,6 +366,7 @@ def read_series(
     columns: str | Sequence[str] | None = None,
     fill: str | None = None,
     encoding: str = "utf-8",
+    advice: Any = None,
 ) -> pd.DataFrame:
     """A CSV file (with a header row) as a validated DataFrame of float64 series.
 
@@ -290,7 +377,9 @@ def read_series(
     an error), ``"interpolate"`` (linear, then the nearest value at the ends), ``"ffill"`` (then
     back-fill at the start) or ``"zero"``.
 
-    Blank lines are skipped; line numbers in messages are the file's (header = line 1).
+    Blank lines are skipped; line numbers in messages are the file's (header = line 1). Columns with
+    an empty or repeated name: see the module docstring (``advice``: the
+    :class:`lstmkit.util.advice.Advice` that records the warnings; None: a fresh one).
     """
     _check_fill(fill)
     cols = _column_list(columns)
@@ -301,9 +390,6 @@ def read_series(
     lines: list[int] = []
     try:
         header = [h.strip() for h in next(reader)]
-        dup = [h for h, k in Counter(header).items() if k > 1]
-        if dup:
-            raise DataError(f"{source}:1: column {dup[0]!r} appears twice in the header")
         for row in reader:
             if not row or all(not c.strip() for c in row):
                 continue
@@ -323,15 +409,17 @@ def read_series(
             raise DataError(f"{source}: unknown {what} {name!r}; columns present: {_present(header)}")
     if cols is not None and time_col in cols:
         raise ConfigError(f"columns: {time_col!r} is the time column; list only value columns")
-    table = dict(zip(header, (np.array(c, dtype=object) for c in zip(*rows))))
-    times = table.pop(time_col) if time_col is not None else None
+    _check_requested_names(header, [time_col, *(cols or [])], f"{source}:1")
+    columns_cells = [np.array(c, dtype=object) for c in zip(*rows)]
 
     def where(i: int) -> str:
         return f"{source}:{lines[i]}"
 
+    table, times, time_name, index = _named_columns(
+        header, columns_cells, time_col, cols, source, advice, pd.RangeIndex(len(rows)))
     return _assemble(
-        table, times, time_name=time_col, columns=cols, fill=fill, where=where, source=source,
-        index_if_no_time=pd.RangeIndex(len(rows)),
+        table, times, time_name=time_name, columns=cols, fill=fill, where=where, source=source,
+        index_if_no_time=index,
     )
 
 
@@ -342,22 +430,38 @@ def check_frame(
     columns: Any = None,
     fill: str | None = None,
     source: str = "DataFrame",
+    advice: Any = None,
 ) -> pd.DataFrame:
     """The checks of :func:`read_series` for an in-memory DataFrame; returns a new, validated one.
 
     The time axis is the column ``time_col``, or the index when it is named ``time_col``; with
     ``time_col=None``, a DatetimeIndex is checked and kept, any other index becomes a RangeIndex (a
-    RangeIndex is kept as it is). Messages name ``source``, the row position and its index label.
+    RangeIndex is kept as it is; a PeriodIndex becomes the DatetimeIndex of its periods' starts).
+    Messages name ``source``, the row position and its index label. Columns with an empty or
+    repeated name: see the module docstring.
     """
     _check_fill(fill)
     cols = _column_list(columns)
+    if isinstance(df, pd.Series):
+        df = df.to_frame(name=df.name if df.name is not None else "value")
     if not isinstance(df, pd.DataFrame):
         raise InputValueError(f"{source}: expected a pandas DataFrame, found {type(df).__name__}")
     if len(df) == 0:
         raise DataError(f"{source}: the DataFrame has no rows")
+    if isinstance(df.index, pd.PeriodIndex):
+        df = df.set_axis(df.index.to_timestamp(how="start").rename(df.index.name), axis=0)
     present = list(df.columns)
-    if len(set(map(str, present))) != len(present):
-        raise DataError(f"{source}: column names repeat ({_present(present)})")
+    if len(set(map(str, present))) != len(present) or any(_unnamed(c) for c in present):
+        _check_requested_names([str(c) for c in present], [time_col, *(cols or [])], source)
+        keep = _usable_positions([str(c) for c in present], time_col, cols, source, advice)
+        first = present[0]
+        if (time_col is None and not isinstance(df.index, pd.DatetimeIndex) and _unnamed(first)
+                and 0 not in keep and len(present) > 1):
+            kind = _index_kind(df.iloc[:, 0].to_numpy())
+            if kind == "dates":
+                df = df.set_axis(pd.DatetimeIndex(pd.to_datetime(df.iloc[:, 0].to_numpy()), name=None), axis=0)
+        df = df.iloc[:, keep]
+        present = list(df.columns)
     time_name: Any = None
     times: Any = None
     if time_col is not None:

@@ -9,7 +9,7 @@ import pytest
 from lstmkit.errors import ConfigError, DataError, InputValueError, ModelFileError
 from lstmkit.tasks.timeseries.forecaster import Forecaster
 
-SMALL = dict(units=16, epochs=3, batch_size=64, lr=3e-3, seed=0)
+SMALL = dict(units=16, epochs=3, batch_size=64, lr=3e-3, seed=0, method="lstm", verbose=False)
 
 
 def _series(n=480, seed=0, start="2024-01-01"):
@@ -90,7 +90,7 @@ def test_backtest_default_start_and_baselines(fitted, df):
 @pytest.mark.parametrize("segment", [1, 12])
 def test_stream_equals_full_window(df, segment):
     fc = Forecaster(24 if segment == 1 else 48, 6, ["a"], ["c"], segment=segment, intervals="gaussian",
-                    units=8, epochs=1, batch_size=128, seed=0).fit(df.iloc[:300])
+                    units=8, epochs=1, batch_size=128, seed=0, method="lstm").fit(df.iloc[:300])
     L = fc.context
     history = df.iloc[:200]
     stream = fc.stream(history)
@@ -111,7 +111,7 @@ def test_autoregressive_head_and_sine_fit():
     t = np.arange(600)
     df = pd.DataFrame({"y": np.sin(2 * np.pi * t / 24)})
     fc = Forecaster(48, 24, segment=12, head="autoregressive", units=32, epochs=6, batch_size=32, lr=3e-3, dropout=0.0,
-                    instance_norm="none").fit(df.iloc[:480], valid=0.2)
+                    instance_norm="none", method="lstm").fit(df.iloc[:480], valid=0.2)
     bt = fc.backtest(df, start=480, stride=6, baselines=False)
     assert bt.metrics.loc[0, "mse"] < 0.05  # the series' variance is 0.5
     assert bt.forecasts["time"].iloc[0] == 480 and fc.predict(df).index[0] == 600
@@ -140,7 +140,7 @@ def test_fit_trains_through_the_engine_with_cosine_and_best_weights(df):
     from lstmkit.train import TrainResult
 
     fc = Forecaster(48, 12, ["a"], ["c"], segment=12, units=8, epochs=10, batch_size=64, learning_rate=0.1,
-                    patience=1, clip_norm=1.0, seed=0).fit(df, valid=0.2)
+                    patience=1, clip_norm=1.0, seed=0, method="lstm").fit(df, valid=0.2)
     r = fc.train_result_
     assert isinstance(r, TrainResult) and r.precision == "fp32" and r.stop_reason == "early_stopping"
     h = fc.history_
@@ -156,7 +156,8 @@ def test_fit_trains_through_the_engine_with_cosine_and_best_weights(df):
     total = per_epoch * 10
     expected = [0.1 * 0.5 * (1 + math.cos(math.pi * (k * per_epoch - 1) / total)) for k in range(1, len(h["loss"]) + 1)]
     assert [e["lr"] for e in r.history] == pytest.approx(expected, rel=1e-12)
-    constant = Forecaster(48, 12, ["a"], segment=12, units=4, epochs=2, batch_size=128, lr_schedule="constant").fit(df)
+    constant = Forecaster(48, 12, ["a"], segment=12, units=4, epochs=2, batch_size=128, lr_schedule="constant",
+                          method="lstm").fit(df)
     assert [e["lr"] for e in constant.train_result_.history] == [1e-3, 1e-3] and constant.valid_mse_ is None
 
 
@@ -188,10 +189,10 @@ def test_precision(df):
     from lstmkit.errors import LstmkitError
     from lstmkit.train.precision import bf16_available, resolve_precision
 
-    fc = Forecaster(48, 12, ["a"], segment=12, units=4, epochs=1, batch_size=128, precision="auto").fit(df)
+    fc = Forecaster(48, 12, ["a"], segment=12, units=4, epochs=1, batch_size=128, precision="auto", method="lstm").fit(df)
     assert fc.train_result_.precision == resolve_precision("auto", "cpu") and fc.get_params()["precision"] == "auto"
     if bf16_available("cpu"):
-        fc = Forecaster(48, 12, ["a"], segment=12, units=4, epochs=1, batch_size=128, precision="bf16").fit(df)
+        fc = Forecaster(48, 12, ["a"], segment=12, units=4, epochs=1, batch_size=128, precision="bf16", method="lstm").fit(df)
         assert fc.train_result_.precision == "bf16" and np.isfinite(fc.predict(df).to_numpy()).all()
         return
     with pytest.raises(LstmkitError) as info:  # this CPU has no bfloat16 matrix units: one line, before any work

@@ -1,9 +1,10 @@
-"""Forecast accuracy: MSE, MAE, sMAPE, MAPE, MASE and interval coverage (numpy, any equal shapes).
+"""Forecast accuracy: MSE, RMSE, MAE, sMAPE, MAPE, MASE and interval coverage (numpy, any equal shapes).
 
 Forecasts are usually ``(N, H, C)``: N windows, H steps ahead, C series. Every metric is the mean over
 all entries (for MASE: per series, then the mean over series)::
 
     mse   = mean((y - ŷ)²)
+    rmse  = sqrt(mse)
     mae   = mean(|y - ŷ|)
     smape = mean(200 · |y - ŷ| / (|y| + |ŷ|))          # M4 definition, 0..200; a 0/0 term counts 0
     mape  = mean(100 · |y - ŷ| / |y|)                   # NaN when some y = 0
@@ -11,7 +12,10 @@ all entries (for MASE: per series, then the mean over series)::
     coverage = mean(lower <= y <= upper)
 
 MASE divides by the in-sample error of the seasonal-naive forecast on the *training* series, as in
-the M4 competition, so a MASE below 1 beats that forecast's one-step in-sample error.
+the M4 competition (Hyndman & Koehler 2006), so a MASE below 1 beats that forecast's one-step
+in-sample error. :func:`accuracy_row` gives the five numbers every holdout report prints: MAE, RMSE,
+MAPE, sMAPE and MASE (with the season falling back to 1 when the training series is not longer than
+one season).
 """
 
 from __future__ import annotations
@@ -37,6 +41,11 @@ def mse(y_true: Any, y_pred: Any) -> float:
     """Mean squared error."""
     t, p = _pair(y_true, y_pred, "mse")
     return float(np.mean((t - p) ** 2))
+
+
+def rmse(y_true: Any, y_pred: Any) -> float:
+    """Root mean squared error, ``sqrt(mse)``."""
+    return float(np.sqrt(mse(y_true, y_pred)))
 
 
 def mae(y_true: Any, y_pred: Any) -> float:
@@ -109,4 +118,20 @@ def metrics_row(y_true: Any, y_pred: Any, insample: Any, season: int = 1) -> dic
     }
 
 
-__all__ = ["mse", "mae", "smape", "mape", "mase", "mase_scale", "coverage", "metrics_row"]
+def accuracy_row(y_true: Any, y_pred: Any, insample: Any, season: int = 1) -> dict[str, float]:
+    """``{"mae", "rmse", "mape", "smape", "mase"}`` of one forecast (the columns of a holdout report).
+
+    MASE scales by the seasonal-naive in-sample MAE of ``insample`` with ``season``, or with 1 when
+    ``insample`` has no more than ``season`` rows (Hyndman & Koehler 2006)."""
+    rows = np.asarray(insample).shape[0] if np.ndim(insample) else 0
+    m = season if rows > season else 1
+    return {
+        "mae": mae(y_true, y_pred),
+        "rmse": rmse(y_true, y_pred),
+        "mape": mape(y_true, y_pred),
+        "smape": smape(y_true, y_pred),
+        "mase": mase(y_true, y_pred, insample, m),
+    }
+
+
+__all__ = ["mse", "rmse", "mae", "smape", "mape", "mase", "mase_scale", "coverage", "metrics_row", "accuracy_row"]

@@ -278,7 +278,8 @@ class LSTMForecastNetwork(nn.Module):
         return feats.reshape(N * C, T // S, -1)
 
     def _embed(self, feats: Tensor) -> Tensor:
-        return F.relu(self.embed(feats))
+        # Under bf16 autocast the Linear gives bfloat16; the LSTM takes its weights' dtype (and autocasts inside).
+        return F.relu(self.embed(feats)).to(self.lstm.weight_ih_l0.dtype)
 
     def normalise(self, x: Tensor, cov: Tensor | None, stats: InstanceStats) -> tuple[Tensor, Tensor | None]:
         """``((x - loc) / scale, (cov - cov_loc) / cov_scale)``."""

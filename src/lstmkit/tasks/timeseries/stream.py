@@ -114,7 +114,7 @@ class ForecastStream:
             i, j = map(int, np.argwhere(bad)[0])
             raise InputValueError(f"stream update: row {i}, column {self._columns[j]!r}: {values[i, j]!r} is not a finite number")
         fc, C = self._fc, len(self._fc.targets_)
-        z = torch.from_numpy(fc.scaler_.transform(values).astype(np.float32))
+        z = torch.from_numpy(fc._scale_rows(values))
         with torch.no_grad():
             for row in z:
                 fc.network_.step(self._state, row[:C], row[C:] if fc.covariates_ else None)

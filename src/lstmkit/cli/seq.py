@@ -4,7 +4,9 @@ DATA is a folder of ``.wav`` files (labels from ``--label-pattern`` or ``--manif
 long-format ``.csv`` or a ``.ts`` file (see :mod:`lstmkit.data.sequences`). ``--test-pattern REGEX``
 names the test sequences (matched against file names relative to the folder, CSV ids or NPZ row
 numbers): train-classifier never trains or validates on them and reports their accuracy at the end;
-evaluate scores only them. For the Free Spoken Digit Dataset's official split (index 0-4 is test)::
+evaluate scores only them. Sets that ship as separate train and test files take ``--test FILE``
+instead: after training, the model's accuracy and macro-F1 on it are printed beside the 1-NN
+Euclidean baseline's. For the Free Spoken Digit Dataset's official split (index 0-4 is test)::
 
     lstmkit seq train-classifier recordings -o digits.lstmkit --test-pattern '_[0-4]\\.wav$'
     lstmkit seq evaluate digits.lstmkit recordings --test-pattern '_[0-4]\\.wav$'
@@ -37,6 +39,16 @@ Resample = Annotated[bool, typer.Option("--resample", help="Resample wavs at ano
 Encoding = Annotated[str, typer.Option(help="Text encoding of CSV, .ts and manifest files (e.g. utf-8, latin-1, cp1252).")]
 
 
+def _int_list(text: str, option: str) -> tuple[int, ...]:
+    """``"128,256,128"`` -> ``(128, 256, 128)``; anything else is a one-line ConfigError naming ``option``."""
+    from lstmkit.errors import ConfigError
+
+    parts = [p.strip() for p in str(text).split(",")]
+    if not parts or any(not p.isdigit() or int(p) < 1 for p in parts):
+        raise ConfigError(f"{option}: expected positive integers separated by commas (e.g. 128,256,128); found {text!r}")
+    return tuple(int(p) for p in parts)
+
+
 def register(app: typer.Typer) -> None:
     """Add the sequence-classification commands to ``lstmkit seq``."""
 
@@ -47,24 +59,36 @@ def register(app: typer.Typer) -> None:
         label_pattern: Annotated[Optional[str], typer.Option(help=_LABEL_PATTERN_HELP, show_default=False)] = None,
         manifest: Manifest = None,
         test_pattern: Annotated[Optional[str], typer.Option(help=_TEST_PATTERN_HELP + " Held out from training; its accuracy is reported.")] = None,
+        test: Annotated[Optional[Path], typer.Option("--test", help="A separate labelled test file (same format), for sets shipped as train and test files: "
+                                                                    "evaluated after training, beside the 1-NN Euclidean baseline.", show_default=False)] = None,
         valid: Annotated[Optional[Path], typer.Option(help="Separate validation data (same format) for early stopping.")] = None,
         valid_pattern: Annotated[Optional[str], typer.Option(help="Regex naming the validation sequences among the training ones.")] = None,
-        valid_fraction: Annotated[float, typer.Option(help="Else: fraction of the training sequences held out (stratified) for early stopping; 0: none.")] = 0.1,
+        valid_fraction: Annotated[Optional[float], typer.Option(help="Fraction of the training sequences held out (stratified) for early stopping; 0: none. "
+                                                                     "Default: 0.1 when every class keeps 5 or more, else none (see --selection).", show_default=False)] = None,
         id_column: IdColumn = "id",
         label_column: LabelColumn = "label",
         time_column: TimeColumn = None,
         encoding: Encoding = "utf-8",
+        model: Annotated[str, typer.Option(help="lstm_fcn (LSTM-FCN, Karim et al. 2018), alstm_fcn (with attention) or lstm (the plain recurrent network).")] = "lstm_fcn",
         cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn (Elman SimpleRNN).")] = "lstm",
-        units: Annotated[int, typer.Option(help="Units per layer and direction.")] = 64,
+        units: Annotated[Optional[int], typer.Option(help="Units per layer and direction (default: 8 for the FCN models, 64 for lstm).", show_default=False)] = None,
         layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 1,
         bidirectional: Annotated[bool, typer.Option("--bidirectional", help="Read each sequence in both directions.")] = False,
-        dropout: Annotated[float, typer.Option(help="Dropout between layers and before the classifier.")] = 0.1,
-        pooling: Annotated[str, typer.Option(help="Sequence summary: last (final state), mean (over real steps) or attention.")] = "mean",
-        epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping on validation accuracy).")] = 40,
-        batch_size: Annotated[int, typer.Option(help="Batch size (the global batch, shared by --nproc processes).")] = 32,
-        learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = 0.003,
+        dropout: Annotated[Optional[float], typer.Option(help="Dropout after the recurrent part (default: 0.8 for the FCN models, 0.1 for lstm).", show_default=False)] = None,
+        pooling: Annotated[Optional[str], typer.Option(help="Recurrent summary: last (final state), mean or attention (default: last for lstm_fcn, attention for alstm_fcn, mean for lstm).", show_default=False)] = None,
+        attention_units: Annotated[int, typer.Option(help="Hidden units of the attention pooling.")] = 32,
+        filters: Annotated[str, typer.Option(help="FCN models: filters of each convolution block, comma-separated.")] = "128,256,128",
+        kernel_sizes: Annotated[str, typer.Option(help="FCN models: kernel size of each convolution block, comma-separated.")] = "8,5,3",
+        normalize: Annotated[Optional[str], typer.Option(help="series (z-normalise each series), feature (per-feature training statistics) or none; default: from the data.", show_default=False)] = None,
+        standardize: Annotated[bool, typer.Option(help="With --no-standardize and no --normalize: no normalisation.")] = True,
+        downsample: Annotated[Optional[int], typer.Option(help="Average each run of K steps (PAA) before the model; default: from the series length.", show_default=False)] = None,
+        ensemble: Annotated[Optional[int], typer.Option(help="Networks trained with seeds seed, seed+1, ... and averaged; default: as many as fit the compute budget (1-5).", show_default=False)] = None,
+        selection: Annotated[str, typer.Option(help="Which epoch is kept: auto, holdout (best validation accuracy), train_loss (all data, lowest training loss) or none (the last).")] = "auto",
+        epochs: Annotated[Optional[int], typer.Option(help="Epochs (default: enough for 2,000 steps within the compute budget; 300 steps for lstm).", show_default=False)] = None,
+        batch_size: Annotated[Optional[int], typer.Option(help="Batch size, the global batch shared by --nproc processes (default: about 16 steps per epoch).", show_default=False)] = None,
+        learning_rate: Annotated[Optional[float], typer.Option(help="Adam learning rate (default 0.003; the FCN models decay it on a cosine).", show_default=False)] = None,
         clip_norm: Annotated[float, typer.Option(help="Clip the global gradient norm to this.")] = 1.0,
-        patience: Annotated[int, typer.Option(help="Epochs without a better validation accuracy before stopping.")] = 8,
+        patience: Annotated[Optional[int], typer.Option(help="With a hold-out: epochs without a better validation accuracy before stopping (default: a fifth of the epochs).", show_default=False)] = None,
         sample_rate: Annotated[Optional[int], typer.Option(help="Audio: expected sample rate in Hz (default: the first file's).")] = None,
         resample: Resample = False,
         n_mfcc: Annotated[int, typer.Option(help="Audio: MFCC coefficients per frame.")] = 13,
@@ -73,16 +97,22 @@ def register(app: typer.Typer) -> None:
         hop_ms: Annotated[float, typer.Option(help="Audio: frame step in ms.")] = 10.0,
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
         threads: Annotated[int, typer.Option(help="torch threads (1 is robust on a small or busy CPU).")] = 1,
-        quiet: Annotated[bool, typer.Option("--quiet", help="No line per epoch.")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", help="No line per epoch (the chosen settings are still printed, on stderr).")] = False,
         nproc: NprocOption = "1",
         precision: PrecisionOption = None,
     ) -> None:
-        """Train a recurrent sequence classifier and save it as one model file."""
+        """Train a sequence classifier (LSTM-FCN by default) and save it as one model file.
+
+        Every setting left unset is chosen from the data and printed in one line on stderr
+        (e.g. `batch_size=8: 40 training samples; 8 gives 5 steps per epoch`).
+        """
         from rich.console import Console
+        from rich.table import Table
 
         from lstmkit.data.audio import AudioFeatures
         from lstmkit.errors import DataError, InputValueError
-        from lstmkit.tasks.sequences.classifier import SequenceClassifier, count_labels, fit_on, read_training_data
+        from lstmkit.tasks.sequences.classifier import (SequenceClassifier, compare_with_baseline, count_labels, fit_on,
+                                                        read_training_data)
         from lstmkit.train import distributed
         from lstmkit.util.checks import prepare_output
 
@@ -91,13 +121,19 @@ def register(app: typer.Typer) -> None:
         out = prepare_output(output)  # fail before reading and training when the output cannot be written
         if valid is not None and valid_pattern is not None:
             raise InputValueError("give at most one of --valid and --valid-pattern")
+        if test is not None and test_pattern is not None:
+            raise InputValueError("give at most one of --test and --test-pattern")
         if not data.exists():
             raise DataError(f"data not found: {data}")
+        if test is not None and not test.exists():
+            raise DataError(f"--test file not found: {test}")
         clf = SequenceClassifier(
-            cell=cell, units=units, layers=layers, bidirectional=bidirectional, dropout=dropout, pooling=pooling,
-            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, clip_norm=clip_norm, patience=patience,
-            validation_split=valid_fraction, precision=check_precision_option(precision), seed=seed, threads=threads,
-            verbose=0 if quiet else 1,
+            model=model, cell=cell, units=units, layers=layers, bidirectional=bidirectional, dropout=dropout,
+            pooling=pooling, attention_units=attention_units, filters=_int_list(filters, "--filters"),
+            kernel_sizes=_int_list(kernel_sizes, "--kernel-sizes"), normalize=normalize, standardize=standardize,
+            downsample=downsample, ensemble=ensemble, selection=selection, epochs=epochs, batch_size=batch_size,
+            learning_rate=learning_rate, clip_norm=clip_norm, patience=patience, validation_split=valid_fraction,
+            precision=check_precision_option(precision), seed=seed, threads=threads, verbose=1 if quiet else 2,
         )
         clf._check_params()  # bad options fail before the (slow) feature extraction
         clf._resolved_precision("--precision")  # bf16 on a CPU without bfloat16 units: one line, before any work
@@ -105,33 +141,47 @@ def register(app: typer.Typer) -> None:
                               window_ms=window_ms, hop_ms=hop_ms)
         launch_workers(nproc)  # --nproc N > 1: runs in N workers, exits with their code
         distributed.init_from_env()  # in a worker: join the group now, so only rank 0 prints and saves
+        if not is_main():
+            clf.verbose = False
         try:
             split = read_training_data(
                 data, audio=audio, label_pattern=label_pattern, manifest=manifest, test_pattern=test_pattern,
                 valid=valid, valid_pattern=valid_pattern, id_column=id_column, label_column=label_column,
-                time_column=time_column, encoding=encoding,
+                time_column=time_column, encoding=encoding, test=test,
             )
-            echo = main_echo(Console(highlight=False).print)
-            train, val, test = split.train, split.valid, split.test
+            console = Console(highlight=False)
+            echo = main_echo(console.print)
+            train, val, held_out = split.train, split.valid, split.test
             echo(f"data: {data}: {len(train)} training sequences, {train.n_features} features"
                  + (f" ({train.audio.n_mfcc} MFCCs, deltas {train.audio.deltas}, {train.audio.sample_rate} Hz)" if train.audio else "")
                  + (f"; {distributed.world_size()} processes" if distributed.world_size() > 1 else ""))
             echo(f"classes: {count_labels(train.labels)}")
             if val is not None:
                 echo(f"validation: {len(val)} sequences" + (f" from {valid}" if valid else f" matching {valid_pattern!r}"))
-            elif valid_fraction > 0:
-                echo(f"validation: {valid_fraction:g} of the training sequences (stratified, seed {seed})")
-            if test is not None:
-                echo(f"test: {len(test)} sequences matching {test_pattern!r} (not trained or validated on)")
+            if held_out is not None:
+                echo(f"test: {len(held_out)} sequences " + (f"from {test}" if test is not None else f"matching {test_pattern!r}")
+                     + " (not trained or validated on)")
             fit_on(clf, split)
             if is_main():
                 clf.save(out)
-                echo(f"{clf.cell} model, {clf.count_params()} parameters; best epoch {clf.best_epoch_} "
-                     f"of {len(clf.history_['loss'])}; trained in {clf.fit_seconds_:.1f} s")
+                st = clf.settings_
+                members = f" x {st['ensemble']} seeds" if st["ensemble"] > 1 else ""
+                echo(f"{st['model']} model ({st['cell']} cell{members}), {clf.count_params()} parameters; best epoch "
+                     f"{clf.best_epoch_} of {len(clf.history_['loss'])} (selection: {st['selection']}); trained in "
+                     f"{clf.fit_seconds_:.1f} s")
                 if "val_accuracy" in clf.history_:
-                    echo(f"valid accuracy: {clf.history_['val_accuracy'][clf.best_epoch_ - 1]:.4f}")
-                if test is not None:
-                    echo(f"test accuracy: {clf.score(test.sequences, test.labels):.4f} ({len(test)} sequences)")
+                    echo(f"valid accuracy: {clf.valid_score_:.4f}")
+                elif clf.valid_score_ is not None:
+                    echo(f"training accuracy of the kept model: {clf.valid_score_:.4f} (no hold-out)")
+                if held_out is not None:
+                    cmp = compare_with_baseline(clf, train, held_out)
+                    echo(f"test accuracy: {cmp.model.accuracy:.4f} ({cmp.size} sequences)")
+                    table = Table(show_header=True, header_style="bold", title=f"test set: {cmp.size} sequences")
+                    for col in ("model", "accuracy", "macro-F1"):
+                        table.add_column(col, justify="left" if col == "model" else "right")
+                    table.add_row(f"{st['model']} (this model)", f"{cmp.model.accuracy:.4f}", f"{cmp.model.macro_f1:.4f}")
+                    table.add_row("1-NN Euclidean (baseline)", f"{cmp.baseline.accuracy:.4f}", f"{cmp.baseline.macro_f1:.4f}")
+                    echo(table)
                 echo(f"model saved to {out}")
         finally:
             distributed.shutdown()
@@ -199,7 +249,8 @@ def register(app: typer.Typer) -> None:
         summary = Table(show_header=True, header_style="bold")
         for col in ("model", "accuracy", "macro-F1"):
             summary.add_column(col, justify="left" if col == "model" else "right")
-        summary.add_row(f"{clf.cell} ({model.name})", f"{rep.accuracy:.4f}", f"{rep.macro_f1:.4f}")
+        summary.add_row(f"{clf.settings_.get('model', 'lstm')} ({clf.cell} cell, {model.name})", f"{rep.accuracy:.4f}",
+                        f"{rep.macro_f1:.4f}")
         console.print(summary)
         cm = Table(title="confusion matrix", caption="rows: true label, columns: predicted", show_header=True)
         cm.add_column("true \\ predicted")

@@ -9,7 +9,7 @@ import torch
 from lstmkit.errors import ConfigError, DataError, InputValueError, ModelFileError, ShapeError
 from lstmkit.tasks.sequences.classifier import SequenceClassifier, bucketed_batches, stratified_holdout
 
-FAST = dict(units=12, epochs=20, batch_size=8, learning_rate=0.01, patience=20)
+FAST = dict(model="lstm", units=12, epochs=20, batch_size=8, learning_rate=0.01, patience=20, verbose=False)
 
 
 def waves(n, seed, features=2):
@@ -55,7 +55,8 @@ def test_cells_and_poolings_learn(cell, pooling, bidirectional, layers):
 @pytest.mark.parametrize("pooling", ["last", "mean", "attention"])
 def test_padding_does_not_leak_into_predictions(pooling):
     x, y = waves(12, 4)
-    clf = SequenceClassifier(pooling=pooling, bidirectional=True, units=6, epochs=1, validation_split=0.0).fit(x, y)
+    clf = SequenceClassifier(model="lstm", pooling=pooling, bidirectional=True, units=6, epochs=1, validation_split=0.0,
+                             verbose=False).fit(x, y)
     short = x[0][:5]
     longer = [np.random.default_rng(5).normal(size=(30, 2)).astype(np.float32) for _ in range(3)]
     alone = clf.predict_proba([short])
@@ -66,14 +67,15 @@ def test_padding_does_not_leak_into_predictions(pooling):
 
 def test_early_stopping_restores_the_best_epoch():
     x, y = waves(60, 6)
-    clf = SequenceClassifier(units=8, epochs=25, batch_size=8, learning_rate=0.01, patience=3, validation_split=0.25).fit(x, y)
+    clf = SequenceClassifier(model="lstm", units=8, epochs=25, batch_size=8, learning_rate=0.01, patience=3,
+                             validation_split=0.25, verbose=False).fit(x, y)
     h = clf.history_
     assert len(h["val_accuracy"]) == len(h["loss"]) <= 25
     assert h["val_accuracy"][clf.best_epoch_ - 1] == max(h["val_accuracy"])
     assert len(h["loss"]) == 25 or len(h["loss"]) - clf.best_epoch_ == 3   # stopped after `patience` epochs
     # explicit validation data is used instead of a split
     xv, yv = waves(10, 7)
-    clf2 = SequenceClassifier(units=4, epochs=2, validation_split=0.5).fit(x, y, valid=(xv, yv))
+    clf2 = SequenceClassifier(model="lstm", units=4, epochs=2, validation_split=0.5, verbose=False).fit(x, y, valid=(xv, yv))
     assert len(clf2.history_["val_loss"]) == 2
 
 
@@ -81,8 +83,8 @@ def test_fit_trains_through_the_engine_and_keeps_the_best_weights():
     from lstmkit.train import TrainResult
 
     x, y = waves(60, 6)
-    clf = SequenceClassifier(units=8, epochs=25, batch_size=8, learning_rate=0.01, patience=3, validation_split=0.25,
-                             clip_norm=0.5).fit(x, y)
+    clf = SequenceClassifier(model="lstm", units=8, epochs=25, batch_size=8, learning_rate=0.01, patience=3,
+                             validation_split=0.25, clip_norm=0.5, verbose=False).fit(x, y)
     r, h = clf.train_result_, clf.history_
     assert isinstance(r, TrainResult) and r.precision == "fp32" and r.best_epoch == clf.best_epoch_
     assert [e["loss"] for e in r.history] == h["loss"] and [e["val_accuracy"] for e in r.history] == h["val_accuracy"]
@@ -106,7 +108,7 @@ def test_precision_parameter_and_files_without_it(trained, tmp_path):
     with pytest.raises(ConfigError, match="precision: expected 'fp32', 'bf16' or 'auto', found 'half'"):
         SequenceClassifier(precision="half").fit(x, y)
     if bf16_available("cpu"):
-        clf = SequenceClassifier(units=4, epochs=1, validation_split=0.0, precision="bf16").fit(x, y)
+        clf = SequenceClassifier(model="lstm", units=4, epochs=1, validation_split=0.0, precision="bf16").fit(x, y)
         assert clf.train_result_.precision == "bf16" and np.isfinite(clf.predict_proba(x)).all()
     else:
         with pytest.raises(LstmkitError) as info:  # this CPU has no bfloat16 matrix units: one line
@@ -148,7 +150,8 @@ def test_integer_labels_and_3d_arrays():
     x = rng.normal(size=(40, 6, 1)).astype(np.float32)
     y = np.arange(40) % 2
     x[y == 1] += 2.0
-    clf = SequenceClassifier(units=4, epochs=10, learning_rate=0.02, validation_split=0.0).fit(x, y)
+    clf = SequenceClassifier(model="lstm", units=4, epochs=10, learning_rate=0.02, validation_split=0.0,
+                             verbose=False).fit(x, y)
     assert clf.classes_ == [0, 1] and clf.score(x, y) >= 0.9 and clf.predict(x[:2]) == [0, 1]
     assert clf.score(x, [str(v) for v in y]) >= 0.9   # "1" spells the class 1
 
@@ -222,8 +225,8 @@ def test_wav_paths_are_featurised_with_the_audio_config(tmp_path):
         sf.write(str(p), (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32), 8000)
         paths.append(p)
         labels.append("low" if i % 2 else "high")
-    clf = SequenceClassifier(units=8, epochs=15, learning_rate=0.02, validation_split=0.0,
-                             audio=AudioFeatures(n_mfcc=8, deltas=1)).fit(paths, labels)
+    clf = SequenceClassifier(model="lstm", units=8, epochs=15, learning_rate=0.02, validation_split=0.0,
+                             audio=AudioFeatures(n_mfcc=8, deltas=1), verbose=False).fit(paths, labels)
     assert clf.audio.sample_rate == 8000 and clf.n_features_ == 16
     assert clf.score(paths, labels) == 1.0
     loaded = SequenceClassifier.load(clf.save(tmp_path / "a.lstmkit"))

@@ -236,3 +236,69 @@ def test_nproc_precision_and_encoding(tmp_path):
     result = runner.invoke(app, ["seq", "classify", str(model), str(data), "--encoding", "latin-1", "--label-column", "étiquette"])
     assert result.exit_code == 0 and len(predicted(result.stdout)) == 16, result.output
     _fails(["seq", "classify", str(model), str(data), "--label-column", "étiquette"], "--encoding latin-1")
+
+
+def _write_long_csv(path, n, seed, shift=0.0):
+    """Long-format CSV: class 'up' rises, 'down' falls (6-11 steps, two features)."""
+    rng = np.random.default_rng(seed)
+    rows = ["id,step,label,a,b"]
+    for i in range(n):
+        label = "up" if i % 2 else "down"
+        for t in range(int(rng.integers(6, 12))):
+            v = (t if label == "up" else -t) * 0.3 + shift + rng.normal(0, 0.1)
+            rows.append(f"s{i},{t},{label},{v:.4f},{rng.normal():.4f}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_separate_test_file_is_reported_beside_the_one_nn_baseline(tmp_path):
+    train = _write_long_csv(tmp_path / "train.csv", 24, 0)
+    test = _write_long_csv(tmp_path / "test.csv", 16, 1)
+    model = tmp_path / "m.lstmkit"
+    result = runner.invoke(app, ["seq", "train-classifier", str(train), "-o", str(model), "--test", str(test),
+                                 "--filters", "8,8,8", "--epochs", "20", "--learning-rate", "0.01", "--quiet"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert "test: 16 sequences from" in out and "test accuracy: " in out
+    assert "lstm_fcn (this model)" in out and "1-NN Euclidean (baseline)" in out and "macro-F1" in out
+    acc = float(out.split("test accuracy: ")[1].split()[0])
+    assert acc >= 0.9
+    # the settings chosen from the data, one line each, on stderr; the explicit ones are not printed
+    err = result.stderr.splitlines()
+    assert any(line.startswith("batch_size=8: 24 training samples") for line in err)
+    assert any(line.startswith("selection=train_loss:") for line in err) and not any(l.startswith("epochs=") for l in err)
+    from lstmkit.tasks.sequences.classifier import SequenceClassifier
+
+    clf = SequenceClassifier.load(model)
+    assert clf.settings_["filters"] == [8, 8, 8] and clf.data_info_["test_file"] == str(test)
+    _fails(["seq", "train-classifier", str(train), "-o", str(model), "--test", str(tmp_path / "nope.csv")],
+           "--test file not found", "nope.csv")
+    _fails(["seq", "train-classifier", str(train), "-o", str(model), "--test", str(test), "--test-pattern", "s1"],
+           "at most one of --test and --test-pattern")
+    other = tmp_path / "other.csv"
+    other.write_text("id,label,a,b\ns0,sideways,1,2\ns0,sideways,1,2\n")
+    _fails(["seq", "train-classifier", str(train), "-o", str(tmp_path / "o.lstmkit"), "--test", str(other),
+            "--filters", "8,8,8", "--epochs", "1", "--quiet"], "test label(s) sideways", "not among the training labels")
+
+
+def test_a_set_too_small_to_train_is_one_line(tmp_path):
+    rows = ["id,label,a"] + [f"s{i},{lab},{t}" for i, lab in enumerate(["a", "b", "b", "c", "c"]) for t in range(4)]
+    data = tmp_path / "tiny.csv"
+    data.write_text("\n".join(rows) + "\n")
+    _fails(["seq", "train-classifier", str(data), "-o", str(tmp_path / "m.lstmkit")],
+           "class 'a' has 1 sample(s)", "need at least 2 per class")
+    _fails(["seq", "train-classifier", str(data), "-o", str(tmp_path / "m.lstmkit"), "--filters", "8,x"],
+           "--filters: expected positive integers")
+    _fails(["seq", "train-classifier", str(data), "-o", str(tmp_path / "m.lstmkit"), "--model", "fcn"],
+           "model must be one of")
+
+
+def test_every_estimator_parameter_is_an_option():
+    from lstmkit.tasks.sequences.classifier import SequenceClassifier
+
+    options = _cli_options("seq", "train-classifier")
+    spelled = {"validation_split": "--valid-fraction", "verbose": "--quiet", "audio": "--n-mfcc",
+               "standardize": "--no-standardize"}
+    for name in SequenceClassifier._PARAMS:
+        assert spelled.get(name, "--" + name.replace("_", "-")) in options, name
+    assert {"--test", "--test-pattern", "--valid", "--valid-pattern", "--sample-rate", "--deltas"} <= options

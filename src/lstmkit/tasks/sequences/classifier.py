@@ -908,6 +908,10 @@ def read_training_data(
             raise ShapeError(f"--test {test_file}: sequences have {test.n_features} features, the training data "
                              f"{data} has {train.n_features}")
         info["test_file"] = str(test_file)
+        unknown = sorted({str(v) for v in test.labels} - {str(v) for v in train.labels})
+        if unknown:  # before any training: the model could never predict them
+            raise DataError(f"{test_file}: test label(s) {', '.join(unknown[:5])} are not among the training labels "
+                            f"({', '.join(sorted({str(v) for v in train.labels})[:10])})")
     return TrainingData(train, val, test, info)
 
 
@@ -982,17 +986,14 @@ def compare_with_baseline(clf: SequenceClassifier, train: Any, test: Any) -> Bas
     """Accuracy and macro-F1 of ``clf`` on the labelled ``test`` set, beside the 1-NN Euclidean
     baseline fitted on ``train`` (both :class:`lstmkit.data.sequences.SequenceSet`, as read, before
     any normalisation; :func:`lstmkit.tasks.sequences.baselines.one_nn_euclidean`). A test label the
-    model does not know is a one-line DataError."""
+    model does not know counts as an error for both (``read_training_data`` refuses a ``--test`` file
+    with one, before training)."""
     from lstmkit.tasks.sequences.baselines import one_nn_euclidean
     from lstmkit.tasks.text.classifier import classification_report
 
     if test.labels is None:
         raise DataError(f"{test.source}: the test data has no labels")
     labels = clf.match_labels(test.labels)
-    unknown = sorted({str(y) for y in labels} - {str(c) for c in clf.classes_})
-    if unknown:
-        raise DataError(f"{test.source}: test label(s) {', '.join(unknown[:5])} are not among the training labels "
-                        f"({', '.join(map(str, clf.classes_))})")
     model = classification_report(labels, clf.predict(test.sequences), clf.classes_)
     base = one_nn_euclidean(train.sequences, clf.match_labels(train.labels), test.sequences)
     return BaselineComparison(model, classification_report(labels, base, clf.classes_), len(labels))

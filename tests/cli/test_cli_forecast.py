@@ -177,3 +177,71 @@ def test_two_processes_train_one_model_like_one_process(tmp_path):
     a, b = Forecaster.load(two), Forecaster.load(one)
     assert a.train_windows_ == b.train_windows_ and a.best_epoch_ == b.best_epoch_
     np.testing.assert_allclose(a.predict(frame).to_numpy(), b.predict(frame).to_numpy(), rtol=1e-4, atol=1e-4)
+
+
+# ------------------------------------------------------------------------------ issue 16: defaults, holdout, parity
+def _monthly_csv(path, n=72, header="month", seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    df = pd.DataFrame({
+        header: pd.date_range("2015-01-01", periods=n, freq="MS").strftime("%Y-%m-%d"),
+        "sales": 100 + 0.5 * t + 10 * np.sin(2 * np.pi * t / 12) + 2 * rng.standard_normal(n),
+    })
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_every_forecaster_parameter_is_a_train_option():
+    from lstmkit.tasks.timeseries.forecaster import Forecaster
+
+    renamed = {"targets": "--target", "stride": "--train-stride", "verbose": "--verbose", "learning_rate": "--learning-rate"}
+    options = _cli_options("forecast", "train")
+    for name in Forecaster._PARAMS:
+        option = renamed.get(name, "--" + name.replace("_", "-"))
+        assert option in options, name
+    assert {"--holdout", "--method", "--transform", "--quiet", "--split"} <= options
+
+
+def test_holdout_prints_every_metric_beside_the_baselines(tmp_path):
+    data = _monthly_csv(tmp_path / "m.csv")
+    model = tmp_path / "m.lstmkit"
+    result = runner.invoke(app, ["forecast", "train", str(data), "--time-col", "month", "--holdout", "12",
+                                 "--units", "8", "-o", str(model)])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "holdout: the last 12 rows" in out and "lstmkit (" in out and "model saved to" in out
+    for name in ("MAE", "RMSE", "MAPE", "sMAPE", "MASE", "seasonal naive", "naive", "ETS"):
+        assert name in out, out
+    err = result.stderr
+    assert "season=12: the index is monthly" in err and "method=" in err  # the choices, one line each
+    from lstmkit.tasks.timeseries.forecaster import Forecaster
+
+    fc = Forecaster.load(model)
+    assert fc.horizon_ == 12 and fc.method_ in ("lstm", "ets", "seasonal_naive", "ensemble")
+    result = runner.invoke(app, ["forecast", "predict", str(model), str(data)])
+    assert result.exit_code == 0 and "sales_lower" in result.stdout, result.output
+    _fails(["forecast", "train", str(data), "--time-col", "month", "--holdout", "12", "--split", "ett", "-o", str(model)],
+           "--holdout", "--split ett")
+    _fails(["forecast", "train", str(data), "--time-col", "month", "--holdout", "70", "-o", str(model)],
+           "series too short", "lower --holdout")
+
+
+def test_short_csv_defaults_method_and_an_unnamed_index_column(tmp_path):
+    data = _monthly_csv(tmp_path / "u.csv", n=48, header="")
+    model = tmp_path / "u.lstmkit"
+    result = runner.invoke(app, ["forecast", "train", str(data), "--method", "ets", "--quiet", "-o", str(model)])
+    assert result.exit_code == 0, result.output
+    assert "warning: " in result.stderr and "column 1 has an empty name" in result.stderr
+    assert "season=" not in result.stderr  # --quiet
+    assert "targets: sales;" in result.stdout and "method: ets" in result.stdout
+    result = runner.invoke(app, ["forecast", "backtest", str(model), str(data), "--start", "36", "--stride", "6"])
+    assert result.exit_code == 0, result.output
+    assert "lstmkit: ets" in result.stdout and "seasonal naive" in result.stdout
+
+
+def test_too_short_for_any_model_is_one_line_naming_the_option(tmp_path):
+    data = _monthly_csv(tmp_path / "s.csv", n=10)
+    _fails(["forecast", "train", str(data), "--time-col", "month", "--horizon", "10", "-o", str(tmp_path / "s.lstmkit")],
+           "10 rows; horizon 10 needs at least 22", "--horizon")
+    _fails(["forecast", "train", str(data), "--time-col", "month", "--method", "arima", "-o", str(tmp_path / "s.lstmkit")],
+           "method must be one of")

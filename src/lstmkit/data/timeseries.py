@@ -211,7 +211,10 @@ def _check_time_order(times: pd.DatetimeIndex, where: Callable[[int], str], name
             f"{where(i)}: {what}: gap in the time index: expected {expected[i]} after {times[i - 1]}, "
             f"found {times[i]} (inferred frequency {freq}); add the missing rows (empty cells can be filled with --fill)"
         )
-    return pd.DatetimeIndex(times, name=name, freq=offset)
+    try:
+        return pd.DatetimeIndex(times, name=name, freq=offset)
+    except ValueError:  # two timestamps a calendar month apart read as a fixed duration: no frequency to pin
+        return pd.DatetimeIndex(times, name=name)
 
 
 def _fill_missing(

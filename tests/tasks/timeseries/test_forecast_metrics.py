@@ -59,3 +59,17 @@ def test_metrics_row_and_shape_errors():
         mse(Y, P[:3])
     with pytest.raises(ShapeError, match="forecast has 2 columns"):
         mase(np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((5, 3)))
+
+
+def test_rmse_and_the_holdout_row():
+    from lstmkit.tasks.timeseries.metrics import accuracy_row, rmse
+
+    y, p = np.array([1.0, 2.0, 4.0]), np.array([2.0, 2.0, 2.0])
+    assert rmse(y, p) == pytest.approx(np.sqrt(5 / 3))
+    insample = np.array([1.0, 3.0, 2.0, 4.0, 3.0, 5.0])
+    row = accuracy_row(y, p, insample, season=2)
+    assert set(row) == {"mae", "rmse", "mape", "smape", "mase"}
+    assert row["mae"] == pytest.approx(1.0) and row["mape"] == pytest.approx(100 * (1 + 0 + 0.5) / 3)
+    assert row["mase"] == pytest.approx(1.0 / 1.0)  # |x[t] - x[t-2]| = 1 throughout
+    short = accuracy_row(y, p, insample[:2], season=12)  # not longer than a season: MASE falls back to m = 1
+    assert short["mase"] == pytest.approx(1.0 / 2.0)

@@ -135,6 +135,7 @@ def evaluate_holdout(data: Any, holdout: int | None = None, target: Any = None, 
     from lstmkit.tasks.timeseries.local import AutoETS, seasonal_naive
     from lstmkit.tasks.timeseries.metrics import accuracy_row
     from lstmkit.tasks.timeseries.selection import LABELS
+    from lstmkit.tasks.timeseries.sizing import min_rows
     from lstmkit.util.checks import check_int
 
     frame = _as_frame(data, target)
@@ -156,8 +157,12 @@ def evaluate_holdout(data: Any, holdout: int | None = None, target: Any = None, 
         raise ConfigError(f"horizon={given_h} but holdout={holdout}; the held-out rows are one forecast of "
                           f"horizon steps, so give one of them (or the same value)")
     n = len(checked)
-    if n <= holdout:
-        raise DataError(f"data: {n} rows cannot hold out {holdout} (--holdout) and keep rows to train on")
+    need = min_rows(holdout)
+    if n - holdout < need:
+        most = max(0, (n - 2) // 3)
+        fix = f"lower --holdout to at most {most} or give more data" if most >= 1 else "give a longer series"
+        raise DataError(f"data: series too short: {n} rows; holding out the last {holdout} leaves {max(n - holdout, 0)}, "
+                        f"and a forecast of {holdout} steps needs at least {need} rows to fit and validate on; {fix}")
     train, test = checked.iloc[: n - holdout], checked.iloc[n - holdout:]
     try:
         fc = Forecaster(**{**params, "horizon": holdout}).fit(train)

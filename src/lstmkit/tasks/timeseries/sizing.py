@@ -176,10 +176,10 @@ def require_rows(n: int, horizon: int, what: str, option: str = "--horizon") -> 
     need = min_rows(horizon)
     if n < need:
         most = max(0, (n - 2) // 2)
-        fix = f"lower {option} to at most {most}" if most >= 1 else "give a longer series"
+        fix = f"lower {option} to at most {most} or give more data" if most >= 1 else "give a longer series"
         raise DataError(
             f"{what}: series too short: {n} rows; horizon {horizon} needs at least {need} "
-            f"(a horizon to validate on and {horizon + 2} rows before it); {fix} or give more data"
+            f"(a horizon to validate on and {horizon + 2} rows before it); {fix}"
         )
 
 

@@ -218,8 +218,9 @@ def test_two_processes_train_the_one_process_model(tmp_path, shared_data):
     pos = [r for r in recs if r["label"] == 1][:20]
     neg = [r for r in recs if r["label"] == 0][:20]
     data = _write_jsonl(tmp_path / "reviews.jsonl", [r for pair in zip(pos, neg) for r in pair])
+    # without dropout: each process draws its own dropout masks, so only then are the models the same
     tiny = ["--epochs", "1", "--units", "4", "--embedding-dim", "4", "--max-length", "30", "--max-tokens", "300",
-            "--batch-size", "8"]
+            "--batch-size", "8", "--dropout", "0", "--embedding-dropout", "0"]
     two = tmp_path / "two.lstmkit"
     env = {k: v for k, v in os.environ.items()
            if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "TORCHELASTIC_RUN_ID")}
@@ -235,3 +236,97 @@ def test_two_processes_train_the_one_process_model(tmp_path, shared_data):
     texts = [r["text"] for r in pos[:3] + neg[:3]]
     np.testing.assert_allclose(TextClassifier.load(two).predict_proba(texts), TextClassifier.load(one).predict_proba(texts),
                                atol=1e-5)
+
+
+# ------------------------------------------------------------------- data-aware defaults and parity
+def _train_classifier_command():
+    import typer
+
+    group = typer.main.get_command(app)
+    return group.commands["text"].commands["train-classifier"]
+
+
+def test_every_estimator_parameter_is_an_option():
+    from lstmkit.tasks.text.classifier import TextClassifier
+
+    options = {p.name for p in _train_classifier_command().params}
+    renamed = {"verbose": "quiet"}
+    missing = [name for name in TextClassifier._PARAMS if renamed.get(name, name) not in options]
+    assert missing == [], missing
+    for option in ("valid_fraction", "valid", "nproc", "encoding"):
+        assert option in options
+
+
+def test_defaults_are_printed_then_one_line_per_epoch_and_the_epochs_kept(tmp_path):
+    data = _write_csv(tmp_path / "t.csv", _rows(80, 0))
+    result = runner.invoke(app, ["text", "train-classifier", str(data), "-o", str(tmp_path / "m.lstmkit"),
+                                 "--units", "8", "--embedding-dim", "8", "--epochs", "3", "--pooling", "auto"])
+    assert result.exit_code == 0, result.output
+    err = result.stderr.splitlines()
+    assert any(line.startswith("valid_fraction=0.2: 16 of 80 training texts held out") for line in err), err
+    assert any(line.startswith("max_length=8: 95th percentile") for line in err)
+    assert any(line.startswith("pooling=") and "bidirectional=" in line for line in err)
+    # each candidate architecture's epochs are prefixed with it (here the choice used the whole budget)
+    assert sum("epoch 3/3: loss " in line and "val_accuracy" in line for line in err) == 2
+    assert not any(line.startswith("epochs=") for line in err)  # given
+    out = result.stdout
+    assert "held-out validation accuracy (20% of" in out and "epochs: 3 run, epoch" in out and " kept" in out
+    from lstmkit.tasks.text.classifier import TextClassifier
+
+    clf = TextClassifier.load(tmp_path / "m.lstmkit")
+    assert clf.max_length_ == 8 and clf.valid_fraction_ == 0.2 and clf.epochs_ == 3
+
+
+def test_every_option_reaches_the_model(tmp_path):
+    from lstmkit.tasks.text.classifier import TextClassifier
+
+    data = _write_csv(tmp_path / "t.csv", _rows(40, 0))
+    args = ["text", "train-classifier", str(data), "-o", str(tmp_path / "m.lstmkit"), "--units", "6",
+            "--embedding-dim", "5", "--epochs", "2", "--batch-size", "4", "--patience", "5", "--valid-fraction", "0.25",
+            "--learning-rate", "0.01", "--clip-norm", "2.5", "--max-length", "9", "--max-tokens", "50",
+            "--min-count", "2", "--pooling", "max", "--no-bidirectional", "--cell", "gru", "--dropout", "0.1",
+            "--embedding-dropout", "0.2", "--truncation", "post", "--standardize", "lower", "--seed", "3",
+            "--attention-units", "7", "--quiet"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "valid_fraction=" not in result.stderr and "epoch 1/2" not in result.stderr
+    p = TextClassifier.load(tmp_path / "m.lstmkit").get_params()
+    expected = dict(units=6, embedding_dim=5, epochs=2, batch_size=4, patience=5, valid_fraction=0.25, learning_rate=0.01,
+                    clip_norm=2.5, max_length=9, max_tokens=50, min_count=2, pooling="max", bidirectional=False,
+                    cell="gru", dropout=0.1, embedding_dropout=0.2, truncation="post", standardize="lower", seed=3,
+                    attention_units=7, verbose=False)
+    assert {k: p[k] for k in expected} == expected
+
+
+def test_valid_fraction_with_a_valid_file_is_one_line(tmp_path):
+    data = _write_csv(tmp_path / "t.csv", _rows(20, 0))
+    _fails(["text", "train-classifier", str(data), "--valid", str(data), "--valid-fraction", "0.2",
+            "-o", str(tmp_path / "m.lstmkit")], "--valid-fraction: not used with --valid FILE")
+
+
+@pytest.mark.parametrize("option, value, needle", [("--valid-fraction", "1.5", "valid_fraction must be None or a number in [0, 1)"),
+                                                   ("--pooling", "sum", "pooling must be one of"),
+                                                   ("--embedding-dropout", "1", "embedding_dropout must be a number in [0, 1)"),
+                                                   ("--min-count", "0", "min_count must be an integer >= 1")])
+def test_bad_new_option_values_are_one_line(tmp_path, option, value, needle):
+    data = _write_csv(tmp_path / "t.csv", _rows(20, 0))
+    _fails(["text", "train-classifier", str(data), "-o", str(tmp_path / "m.lstmkit"), option, value], needle)
+    assert not (tmp_path / "m.lstmkit").exists()
+
+
+def test_a_class_with_one_text_is_one_line(tmp_path):
+    rows = _rows(20, 0) + [{"text": "a lone text", "label": "odd"}]
+    data = _write_csv(tmp_path / "t.csv", rows)
+    _fails(["text", "train-classifier", str(data), "-o", str(tmp_path / "m.lstmkit")],
+           "class 'odd' has 1 sample(s)", "--valid-fraction 0")
+
+
+def test_a_small_validation_split_prints_a_warning_line(tmp_path):
+    data = _write_csv(tmp_path / "t.csv", _rows(30, 0))
+    result = runner.invoke(app, ["text", "train-classifier", str(data), "-o", str(tmp_path / "m.lstmkit"), "--epochs", "1",
+                                 "--units", "4", "--embedding-dim", "4", "--quiet"])
+    assert result.exit_code == 0, result.output
+    warnings_ = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert any("the validation set has 6 samples" in w for w in warnings_), result.stderr
+    assert any("gradient steps, fewer than 300" in w for w in warnings_)
+    assert all(line.startswith("warning: ") for line in result.stderr.splitlines())  # --quiet: nothing else

@@ -28,7 +28,10 @@ def make_texts(n=40, seed=0, labels=("pos", "neg")):
 
 
 def small(**kw):
-    params = dict(units=16, embedding_dim=16, max_length=12, epochs=30, batch_size=8, patience=30)
+    # the settings before the data-aware defaults (no dropout, every word in the vocabulary, no held-out split); tests of the
+    # defaults are in test_text_classifier_defaults.py
+    params = dict(units=16, embedding_dim=16, max_length=12, epochs=30, batch_size=8, patience=30, dropout=0.0,
+                  embedding_dropout=0.0, min_count=1, valid_fraction=0.0)
     params.update(kw)
     return TextClassifier(**params)
 

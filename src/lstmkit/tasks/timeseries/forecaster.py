@@ -128,8 +128,8 @@ class Forecaster(ParamsMixin):
       series (4,320 rows or more) get 336 and 96, the long-horizon protocol; shorter ones the M4
       horizon of their frequency (at most a fifth of the rows) and a context of whole seasons
       covering three horizons;
-    * ``method``: ``"auto"`` (default: the LSTM, ETS, seasonal naive and the ensemble of the two
-      best, scored by MASE on a validation window; the lowest wins), ``"lstm"`` (the LSTM alone,
+    * ``method``: ``"auto"`` (default: the LSTM, ETS, seasonal naive and the ensemble of ETS and the
+      LSTM, scored by MASE on a validation window; the lowest wins), ``"lstm"`` (the LSTM alone,
       the behaviour before ``method`` existed), ``"ets"``, ``"seasonal_naive"``, ``"ensemble"``;
     * ``transform``: ``"none"`` (default), ``"log"`` or ``"boxcox"`` (Guerrero's λ per target),
       applied to the targets before every method and undone on the forecasts and bounds;
@@ -716,7 +716,7 @@ class Forecaster(ParamsMixin):
             else:
                 preds = self._at_origins(candidates, values, origins, s0 if wants_ets else None, members=None)
                 y = np.stack([values[o : o + H, :C] for o in origins])
-            from lstmkit.tasks.timeseries.selection import LABELS, select
+            from lstmkit.tasks.timeseries.selection import ENSEMBLE_MARGIN, LABELS, select
 
             force = None if method == "auto" else method
             sel = select({k: v["point"] for k, v in preds.items()}, y, values[a:b, :C], season,
@@ -727,7 +727,9 @@ class Forecaster(ParamsMixin):
                 why = sel.line()
                 if chosen == "ensemble":
                     why += f"; ensemble = mean of {' and '.join(LABELS[k] for k in sel.members)}"
-                advice.note("method", chosen, f"lowest {why}")
+                lowest = sel.scores[chosen] <= min(sel.scores.values())
+                lead = "lowest" if lowest else f"within {ENSEMBLE_MARGIN:.0%} of the best single method's"
+                advice.note("method", chosen, f"{lead} {why}")
             else:
                 advice.note("validation", "MASE", sel.line())
                 if method == "lstm" and sel.scores.get("lstm", 0) > 1.1 * sel.scores["seasonal_naive"]:
@@ -736,7 +738,9 @@ class Forecaster(ParamsMixin):
         elif method == "auto":
             chosen = "lstm" if uses_lstm else "ets"
         if chosen == "ensemble" and self.selection_ is None:
-            members = ["seasonal_naive", "ets"] + (["lstm"] if uses_lstm else [])
+            from lstmkit.tasks.timeseries.selection import ensemble_members
+
+            members = ensemble_members(["seasonal_naive", "ets"] + (["lstm"] if uses_lstm else []))
         elif chosen == "ensemble":
             members = list(self.selection_.members)
         else:
@@ -904,10 +908,11 @@ class Forecaster(ParamsMixin):
         self.valid_mse_ = self.history_["val_mse"][best - 1] if valid_t is not None and best is not None else None
 
     # ------------------------------------------------------------------------------ the methods at origins
-    def _ets_for(self, model_targets: np.ndarray, labels: Any, ets_offset: int | None) -> tuple[list[Any], int]:
+    def _ets_for(self, model_targets: np.ndarray, labels: Any, ets_offset: int | None, fit_end: int
+                 ) -> tuple[list[Any], int]:
         """The ETS models to run over ``model_targets`` and the row they start at: the fitted ones from the
-        row they were fitted from (``ets_offset``, or found by its label), else refitted (same models) on
-        the last rows."""
+        row they were fitted from (``ets_offset``, or found by its label), else the same models refitted on
+        the last rows before ``fit_end`` (the first forecast origin: nothing after it is seen)."""
         from lstmkit.tasks.timeseries.local import AutoETS
 
         if ets_offset is None and self.ets_start_ is not None and labels is not None:
@@ -917,9 +922,9 @@ class Forecaster(ParamsMixin):
                     break
         if ets_offset is not None:
             return list(self.ets_), int(ets_offset)
-        start = max(0, len(model_targets) - ETS_MAX_ROWS)
-        refit = [AutoETS(m.season, spec=m.spec_).fit(model_targets[start:, j]) if m.spec_ is not None
-                 else AutoETS(m.season).fit(model_targets[start:, j]) for j, m in enumerate(self.ets_)]
+        start = max(0, int(fit_end) - ETS_MAX_ROWS)
+        refit = [AutoETS(m.season, spec=m.spec_).fit(model_targets[start:fit_end, j]) if m.spec_ is not None
+                 else AutoETS(m.season).fit(model_targets[start:fit_end, j]) for j, m in enumerate(self.ets_)]
         return refit, start
 
     def _at_origins(self, methods: Sequence[str], values: np.ndarray, origins: np.ndarray, ets_offset: int | None,
@@ -939,7 +944,7 @@ class Forecaster(ParamsMixin):
             parts = [seasonal_naive(mt[:o], H, self.season_(), level) for o in origins]
             out["seasonal_naive"] = {k: np.stack([p[k] for p in parts]) for k in parts[0]}
         if "ets" in needed:
-            models, start = self._ets_for(mt, labels, ets_offset)
+            models, start = self._ets_for(mt, labels, ets_offset, int(np.min(origins)))
             parts = [ets_forecasts(models, mt[start:o], H, level) for o in origins]
             out["ets"] = {k: np.stack([p[k] for p in parts]) for k in parts[0]}
         for name in list(out):
@@ -1024,7 +1029,7 @@ class Forecaster(ParamsMixin):
         ETS runs the fitted models (their parameters and initial states) over the rows of ``df`` from
         the row they were fitted from when ``df`` holds it (new rows appended: no refit), else refits
         the same models on ``df``; seasonal naive repeats ``df``'s last season; the ensemble averages
-        its two members.
+        its two members (ETS and the LSTM).
 
         LSTM only: ``window``: ``None`` reads the last ``context`` rows (the normal use); ``"all"`` reads every
         row of ``df`` except the first ``len(df) mod segment`` (the LSTM runs over all of them from a
@@ -1165,12 +1170,12 @@ class Forecaster(ParamsMixin):
             y = y[..., :C].astype(np.float64)
             history = z[:row, :C].astype(np.float64)
             contexts = x[..., :C].astype(np.float64)
-            if scale == "original":
+            if scale == "original":  # through the scaler and back, as always (the documented tables are these numbers)
                 y = self._original(self._unscale_targets(y))
-                history = values[:row, :C]
+                history = self._original(self._unscale_targets(history))
                 result = self._clip({k: self._original(self._unscale_targets(v.astype(np.float64))) for k, v in result.items()},
                                     warn=False)
-                contexts = np.stack([values[s : s + L, :C] for s in starts])
+                contexts = self._original(self._unscale_targets(contexts))
             rows = self._metric_rows(y, result, history, contexts, season, baselines, notes)
             forecasts = self._long_frame(frame.index, starts, y, result)
         y_all = np.stack([values[s + L : s + L + H, :C] for s in starts])

@@ -115,7 +115,7 @@ def main() -> None:
     for name in args.cells:
         for seed in args.seeds:
             clf = SequenceClassifier(
-                cell=CELLS[name], units=args.units, layers=args.layers, bidirectional=args.bidirectional,
+                model="lstm", cell=CELLS[name], units=args.units, layers=args.layers, bidirectional=args.bidirectional,
                 pooling=args.pooling, dropout=args.dropout, learning_rate=args.learning_rate, epochs=args.epochs,
                 patience=args.patience, seed=seed, threads=1, audio=data.audio,
             )

@@ -65,10 +65,10 @@ def files(tmp_path_factory):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(12, 9, 3)).astype(np.float32)
     y = np.array(["a", "b"] * 6)
-    out["seq"] = SequenceClassifier(units=5, layers=2, bidirectional=True, epochs=1, validation_split=0.0).fit(
+    out["seq"] = SequenceClassifier(model="lstm", units=5, layers=2, bidirectional=True, epochs=1, validation_split=0.0).fit(
         list(x), list(y)).save(d / "seq.lstmkit")
     np.savez(d / "seqs.npz", x=x[:3], y=y[:3])
-    out["seq_gru"] = SequenceClassifier(cell="gru", units=4, epochs=1, validation_split=0.0).fit(list(x), list(y)).save(d / "gru_seq.lstmkit")
+    out["seq_gru"] = SequenceClassifier(model="lstm", cell="gru", units=4, epochs=1, validation_split=0.0).fit(list(x), list(y)).save(d / "gru_seq.lstmkit")
     t = np.arange(200)
     df = pd.DataFrame({"a": np.sin(t / 4), "b": np.cos(t / 6), "c": rng.normal(size=200)},
                       index=pd.date_range("2024-01-01", periods=200, freq="h", name="time"))
@@ -344,12 +344,12 @@ def test_audio_sequence_classifier_steps_are_frame_times(tmp_path):
         t = np.arange(1600) / 8000
         paths.append(tmp_path / f"{'low' if i % 2 else 'high'}_{i}.wav")
         sf.write(str(paths[-1]), (0.5 * np.sin(2 * np.pi * (300 if i % 2 else 1400) * t)).astype(np.float32), 8000)
-    clf = SequenceClassifier(units=4, epochs=1, validation_split=0.0, audio=AudioFeatures(n_mfcc=4, deltas=0))
+    clf = SequenceClassifier(model="lstm", units=4, epochs=1, validation_split=0.0, audio=AudioFeatures(n_mfcc=4, deltas=0))
     model = clf.fit(paths, ["low", "high"] * 2).save(tmp_path / "audio.lstmkit")
     insp = inspect_model(model, str(paths[0]))
     assert insp.step_kind == "time (s)" and insp.steps[:3] == ["0.00", "0.01", "0.02"] and insp.length == 21
     assert inspect_model(model, str(tmp_path), item=2).source.endswith("(sequence 'low_1.wav')")
     with pytest.raises(InputValueError, match="is audio but the model was trained on arrays"):
-        SequenceClassifier(units=4, epochs=1, validation_split=0.0).fit([np.zeros((3, 2))] * 2, ["a", "b"]).save(
+        SequenceClassifier(model="lstm", units=4, epochs=1, validation_split=0.0).fit([np.zeros((3, 2))] * 4, ["a", "b"] * 2).save(
             tmp_path / "arr.lstmkit")
         inspect_model(tmp_path / "arr.lstmkit", str(paths[0]))

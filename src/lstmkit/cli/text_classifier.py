@@ -94,7 +94,7 @@ def register(text_app: typer.Typer) -> None:
         launch_workers(nproc)  # --nproc N > 1: runs again in N workers; returns in the one that trains
         distributed.init_from_env()  # in a worker: join the group now, so only rank 0 prints and saves
         try:
-            console = Console()
+            console = Console(soft_wrap=True)  # one line per message, whatever the terminal's width
             say = main_echo(console.print)
             say(f"training on {len(train)} texts from {data}, {len(set(train.labels))} classes"
                 + (f"; validating on {len(val)} from {valid}" if val is not None else "")

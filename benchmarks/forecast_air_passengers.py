@@ -68,7 +68,7 @@ def main() -> None:
         fc = Forecaster(
             args.context, HELD_OUT, segment=args.segment, units=args.units, epochs=args.epochs, batch_size=16,
             lr=args.lr, patience=args.patience, instance_norm=args.instance_norm, intervals=args.intervals,
-            seed=seed, threads=1,
+            seed=seed, threads=1, method="lstm",  # the LSTM itself; method="auto" would choose among it and ETS
         ).fit(train, valid=args.valid)
         out = fc.predict(train)
         p, lo, hi = (out[c].to_numpy() for c in ("Passengers", "Passengers_lower", "Passengers_upper"))

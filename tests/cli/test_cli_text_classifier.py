@@ -307,7 +307,8 @@ def test_valid_fraction_with_a_valid_file_is_one_line(tmp_path):
 @pytest.mark.parametrize("option, value, needle", [("--valid-fraction", "1.5", "valid_fraction must be None or a number in [0, 1)"),
                                                    ("--pooling", "sum", "pooling must be one of"),
                                                    ("--embedding-dropout", "1", "embedding_dropout must be a number in [0, 1)"),
-                                                   ("--min-count", "0", "min_count must be an integer >= 1")])
+                                                   ("--min-count", "0", "min_count must be an integer >= 1"),
+                                                   ("--standardize", "upper", "standardize must be one of")])
 def test_bad_new_option_values_are_one_line(tmp_path, option, value, needle):
     data = _write_csv(tmp_path / "t.csv", _rows(20, 0))
     _fails(["text", "train-classifier", str(data), "-o", str(tmp_path / "m.lstmkit"), option, value], needle)

@@ -366,6 +366,11 @@ class TextClassifier(ParamsMixin):
                                      ("cell", self.cell, CELLS)):
             if value not in choices:
                 raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}; found {value!r}")
+        from lstmkit.data.text import STANDARDIZERS
+
+        if self.standardize not in STANDARDIZERS:
+            raise ConfigError(f"standardize must be one of {', '.join(repr(k) for k in STANDARDIZERS)}; "
+                              f"found {self.standardize!r}")
         if self.pooling is not None and self.pooling not in POOLINGS:
             raise ConfigError(f"pooling must be one of {', '.join(map(repr, POOLINGS))} or None (choose on "
                               f"validation); found {self.pooling!r}")

@@ -56,7 +56,7 @@ def files(tmp_path_factory):
     texts, labels = reviews(40)
     out = {}
     out["text"] = TextClassifier(units=6, embedding_dim=8, max_length=12, epochs=1, batch_size=16,
-                                 bidirectional=True).fit(texts, labels).save(d / "text.lstmkit")
+                                 bidirectional=True, pooling="last", embedding_dropout=0.0, dropout=0.0).fit(texts, labels).save(d / "text.lstmkit")
     out["gru"] = TextClassifier(units=4, embedding_dim=4, max_length=12, epochs=1, cell="gru").fit(texts, labels).save(d / "gru.lstmkit")
     corpus = d / "corpus.txt"
     corpus.write_text("the cat sat on the mat.\nthe dog sat on the log.\n" * 6)

@@ -223,6 +223,7 @@ def register(forecast_app: typer.Typer) -> None:
                 bt = fc.backtest(frame, stride=stride, baselines=baselines)
                 if is_main():
                     print_backtest(bt, "test split", console)
+            distributed.barrier()  # leave together: rank 0's saving and printing must not race the others' exit
         finally:
             distributed.shutdown()
 

@@ -183,6 +183,7 @@ def register(app: typer.Typer) -> None:
                     table.add_row("1-NN Euclidean (baseline)", f"{cmp.baseline.accuracy:.4f}", f"{cmp.baseline.macro_f1:.4f}")
                     echo(table)
                 echo(f"model saved to {out}")
+            distributed.barrier()  # leave together: rank 0's saving and printing must not race the others' exit
         finally:
             distributed.shutdown()
 

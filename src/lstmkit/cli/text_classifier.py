@@ -113,6 +113,7 @@ def register(text_app: typer.Typer) -> None:
                         f"{val_acc[clf.best_epoch_ - 1]:.4f} (best epoch {clf.best_epoch_})")
                 say(f"epochs: {clf.epochs_run_} run, epoch {clf.best_epoch_} kept")
                 say(f"trained in {clf.fit_seconds_:.1f} s; model saved to {out}")
+            distributed.barrier()  # leave together: rank 0's saving and printing must not race the others' exit
         finally:
             distributed.shutdown()
 

@@ -105,6 +105,7 @@ def register(text_app: typer.Typer) -> None:
                 f"{result.seconds:.1f} s"
             )
             echo(f"model saved to {result.output} (checkpoint {result.checkpoint})")
+            distributed.barrier()  # leave together: rank 0's saving and printing must not race the others' exit
         finally:
             distributed.shutdown()
 

@@ -5,6 +5,7 @@ Reference (brief): plain PyTorch 2x512 LSTM, batch 64, BPTT 128, Adam 2e-3, drop
 1.449 nats/char on validation after 20 minutes on this project's CPU machines; target <= 1.45.
 
     .venv/bin/python benchmarks/text_lm_shakespeare.py --minutes 20 --threads 2 [--precision bf16|auto] [--tie yes|no] [--nproc N] [--out runs/shakespeare]
+        [--units 512] [--dropout 0.2] [--lr 2e-3]
 """
 
 from __future__ import annotations
@@ -33,13 +34,16 @@ def main() -> None:
     p.add_argument("--nproc", type=int, default=1, help="train in N processes (torchrun data parallelism)")
     p.add_argument("--tie", choices=["yes", "no"], default="no",
                    help="share the embedding with the decoder (no: the plain PyTorch reference's untied N(0,1) embedding)")
+    p.add_argument("--units", type=int, default=512)
+    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--lr", type=float, default=2e-3)
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     model = args.out / "shakespeare.lstmkit"
     cmd = [
         str(args.data),
-        "-o", str(model), "--level", "char", "--layers", "2", "--units", "512", "--dropout", "0.2",
-        "--bptt", "128", "--batch-size", "64", "--lr", "2e-3", "--minutes", str(args.minutes),
+        "-o", str(model), "--level", "char", "--layers", "2", "--units", str(args.units), "--dropout", str(args.dropout),
+        "--bptt", "128", "--batch-size", "64", "--lr", str(args.lr), "--minutes", str(args.minutes),
         "--threads", str(args.threads), "--seed", str(args.seed), "--log-every", "20",
         "--precision", args.precision, "--tie" if args.tie == "yes" else "--no-tie", "--nproc", str(args.nproc),
     ]
@@ -49,10 +53,14 @@ def main() -> None:
     training = json.loads(read_metadata(model)["training"])
     nats = training["val_loss"]
     print(f"load average at end {os.getloadavg()}")
+    from lstmkit.train.precision import cpu_info
+
+    print(f"CPU: {cpu_info().name or 'unknown'}")
     print(f"RESULT tiny-shakespeare char: validation {nats:.4f} nats/char = {nats / math.log(2):.4f} bits/char "
           f"after {training['steps']} steps ({training['epochs']} full epochs), budget {args.minutes} min, "
           f"wall {wall / 60:.1f} min incl. data prep and final evaluation, threads {args.threads}, "
-          f"precision {args.precision}, tied {args.tie}, processes {args.nproc}; "
+          f"precision {args.precision}, tied {args.tie}, processes {args.nproc}, 2x{args.units}, dropout {args.dropout}, "
+          f"lr {args.lr}; "
           f"target <= 1.45 nats/char: {'met' if nats <= 1.45 else 'not met'}")
 
 

@@ -13,14 +13,7 @@ from lstmkit.tasks.timeseries import sizing
 from lstmkit.tasks.timeseries.forecaster import Forecaster
 from lstmkit.tasks.timeseries.selection import select
 
-TINY = dict(units=8, verbose=False, seed=0)
-
-
-def monthly(n=120, seed=0, level=100.0, trend=0.3, noise=2.0, start="2000-01-01"):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    y = level + trend * t + 10 * np.sin(2 * np.pi * t / 12) + noise * rng.standard_normal(n)
-    return pd.DataFrame({"y": y}, index=pd.date_range(start, periods=n, freq="MS"))
+from forecast_series import TINY, monthly  # noqa: E402  (tests/tasks/timeseries/forecast_series.py)
 
 
 # ------------------------------------------------------------------------------ sizing rules

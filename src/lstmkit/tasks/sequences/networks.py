@@ -27,6 +27,25 @@ def step_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------------------ plain RNN
+
+def recurrent_branch(cell: str, n_in: int, units: int, layers: int, dropout: float, bidirectional: bool,
+                     pooling: str, attention_units: int) -> tuple[nn.Module, nn.Module | None, int]:
+    """``(rnn, attention or None, width)``: the recurrent layers every network here reads with, batch
+    first, input ``(N, T, n_in)``, output ``(N, T, width)`` with ``width = units * (2 if bidirectional
+    else 1)``; an :class:`~lstmkit.layers.AttentionPooling` over them when ``pooling == "attention"``."""
+    from lstmkit.nn import GRU, LSTM, SimpleRNN
+
+    rnn_cls = {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN}[cell]
+    rnn = rnn_cls(n_in, units, num_layers=layers, batch_first=True, dropout=dropout, bidirectional=bidirectional)
+    width = units * (2 if bidirectional else 1)
+    attention = None
+    if pooling == "attention":
+        from lstmkit.layers import AttentionPooling
+
+        attention = AttentionPooling(attention_units)
+        attention.build((None, width))
+    return rnn, attention, width
+
 class SequenceNet(nn.Module):
     """Recurrent encoder + pooling + linear classifier (``model="lstm"``).
 
@@ -43,19 +62,9 @@ class SequenceNet(nn.Module):
                  bidirectional: bool = False, dropout: float = 0.0, pooling: str = "last",
                  attention_units: int = 32) -> None:
         super().__init__()
-        from lstmkit.nn import GRU, LSTM, SimpleRNN
-
-        rnn_cls = {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN}[cell]
         self.cell, self.pooling = cell, pooling
-        self.rnn = rnn_cls(n_features, units, num_layers=layers, batch_first=True,
-                           dropout=dropout if layers > 1 else 0.0, bidirectional=bidirectional)
-        width = units * (2 if bidirectional else 1)
-        self.attention = None
-        if pooling == "attention":
-            from lstmkit.layers import AttentionPooling
-
-            self.attention = AttentionPooling(attention_units)
-            self.attention.build((None, width))
+        self.rnn, self.attention, width = recurrent_branch(cell, n_features, units, layers, dropout if layers > 1 else 0.0,
+                                                           bidirectional, pooling, attention_units)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(width, n_classes)
 
@@ -137,19 +146,9 @@ class LSTMFCNNet(nn.Module):
                  attention_units: int = 32, filters: Sequence[int] = (128, 256, 128),
                  kernel_sizes: Sequence[int] = (8, 5, 3), bn_momentum: float = 0.05) -> None:
         super().__init__()
-        from lstmkit.nn import GRU, LSTM, SimpleRNN
-
-        rnn_cls = {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN}[cell]
         self.cell, self.pooling, self.shuffle_length = cell, pooling, int(shuffle_length)
-        self.rnn = rnn_cls(self.shuffle_length, units, num_layers=layers, batch_first=True,
-                           bidirectional=bidirectional)
-        width = units * (2 if bidirectional else 1)
-        self.attention = None
-        if pooling == "attention":
-            from lstmkit.layers import AttentionPooling
-
-            self.attention = AttentionPooling(attention_units)
-            self.attention.build((None, width))
+        self.rnn, self.attention, width = recurrent_branch(cell, self.shuffle_length, units, layers, 0.0,
+                                                           bidirectional, pooling, attention_units)
         self.dropout = nn.Dropout(dropout)
         channels = [n_features, *filters]
         self.convs = nn.ModuleList(

@@ -300,6 +300,8 @@ def main() -> None:
     p.add_argument("--datasets", default="", help="comma-separated dataset names (default: all)")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "suite")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--replot", action="store_true",
+                   help="only rewrite suite.md and suite.png from --out/suite.csv (no training)")
     p.add_argument("--merge", action="store_true",
                    help="keep the rows already in --out/suite.csv for the datasets not run this time")
     args = p.parse_args()
@@ -312,8 +314,12 @@ def main() -> None:
 
     report = Report(args.out)
     wanted = {d for d in args.datasets.split(",") if d}
-    rows: list[Row] = _previous_rows(args.out / "suite.csv") if args.merge else []
+    rows: list[Row] = _previous_rows(args.out / "suite.csv") if (args.merge or args.replot) else []
     cpu = cpu_model()
+    if args.replot:
+        _write(report, rows, cpu, args)
+        print("\n".join(summary_lines(rows)))
+        return
     print(f"CPU: {cpu}; torch threads {args.threads}", flush=True)
     for section in [s for s in args.section.split(",") if s]:
         for task in [t for t in args.only.split(",") if t]:
@@ -356,12 +362,46 @@ def _write(report: Any, rows: list[Row], cpu: str, args: argparse.Namespace) -> 
     from lstmkit.bench.report import environment
 
     cmd = "python benchmarks/suite.py " + " ".join(sys.argv[1:])
+    if args.replot and report.path("config.json").exists():
+        import json
+
+        cmd = json.loads(report.path("config.json").read_text(encoding="utf-8")).get("command", cmd)
     lines = ["# Development suite (defaults only)", "", f"Command: `{cmd.strip()}`; CPU: {cpu}", "",
              *table_lines(rows), "", *[f"- {s}" for s in summary_lines(rows)], ""]
     report.text("suite.md", "\n".join(lines))
     report.csv("suite.csv", [{**{k: v for k, v in asdict(r).items() if k != "extra"}, "won": r.won,
                               "at_chance": r.at_chance} for r in rows])
-    report.json("config.json", {"command": cmd, "cpu": cpu, "threads": args.threads, **environment()})
+    if not args.replot:
+        report.json("config.json", {"command": cmd, "cpu": cpu, "threads": args.threads, **environment()})
+    report.figure("suite.png", _figure(rows, cpu))
+
+
+def _figure(rows: list[Row], cpu: str) -> Any:
+    """One bar per comparison: how far lstmkit is ahead of its baseline (right) or behind (left).
+    Accuracy: the difference in points; MASE: the baseline's MASE / lstmkit's - 1 (so +0.10 means 10%
+    lower error than the baseline)."""
+    from lstmkit.bench.report import pyplot
+
+    plt = pyplot()
+    ordered = _ordered(rows)
+    labels, values, colors = [], [], []
+    for r in ordered:
+        if r.metric == "MASE":
+            v = (r.baseline_value / r.lstmkit - 1.0) if r.lstmkit > 0 else 0.0
+        else:
+            v = r.lstmkit - r.baseline_value
+        labels.append(f"{'[held out] ' if r.section == 'held-out' else ''}{r.dataset} vs {r.baseline}")
+        values.append(max(-1.0, min(1.0, v)))
+        colors.append("tab:blue" if r.won else "tab:red")
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) + 1.2))
+    y = list(range(len(rows)))[::-1]
+    ax.barh(y, values, color=colors)
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("lstmkit ahead of the baseline (accuracy: points; MASE: relative, clipped at 1)")
+    ax.set_title(f"Development suite, defaults only (blue: at or above, red: below); {cpu}", fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 if __name__ == "__main__":

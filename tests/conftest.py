@@ -36,3 +36,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+# Real servers for the stream stores: these machines start Redis (127.0.0.1:6379) and PostgreSQL
+# (127.0.0.1:5432, trust auth, database test) before each session and CI run. Without them the tests
+# that need one skip and say why; with LSTMKIT_REQUIRE_SERVICES=1 (set by .ci/run) they fail instead.
+REDIS_URL = os.environ.get("LSTMKIT_TEST_REDIS", "redis://127.0.0.1:6379/15")
+POSTGRES_URL = os.environ.get("LSTMKIT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def service_or_skip(kind: str, url: str, reason: str) -> None:
+    """Skip (or, under LSTMKIT_REQUIRE_SERVICES=1, fail) a test whose server is not reachable."""
+    message = f"{kind} not reachable at {url}: {reason}"
+    if os.environ.get("LSTMKIT_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + " (LSTMKIT_REQUIRE_SERVICES=1: the servers must run)")
+    pytest.skip(message)

@@ -215,6 +215,10 @@ forecast_app = _sub_app("forecast", "Time-series forecasting: train an LSTM fore
 bench_app = _sub_app("bench", "Benchmarks: long-range memory (adding, copy), gradient flow, very long sequences.",
                      bench, bench_scaling)
 
+from lstmkit.cli import stream as stream_cli  # noqa: E402
+
+stream_app = _sub_app("stream", "Live per-stream memory: replay a file of events through the stream engine.", stream_cli)
+
 # `lstmkit inspect MODEL INPUT --out DIR`: gate inspection of any LSTM model (a root command).
 from lstmkit.cli import inspect as inspect_command  # noqa: E402
 

@@ -115,6 +115,7 @@ class StreamEngine:
         self.max_streams, self.ttl = max_streams, ttl
         self._lock = threading.Lock()
         self._names = self._state_names()
+        self.last_seqs: list[int] = []
 
     # ------------------------------------------------------------------ state layout
     def _state_names(self) -> list[tuple[int, str, int]]:
@@ -224,6 +225,7 @@ class StreamEngine:
             changed = [StreamState(sid, self.signature, nxt[sid], states[sid], outputs[sid], now)
                        for sid in ids if nxt[sid] != last[sid]]
             self.store.save(changed)
+            self.last_seqs = [seq for _, seq, _ in plan]  # the number each event of this call got
             return [r for r in results]  # type: ignore[misc]
 
     @torch.no_grad()

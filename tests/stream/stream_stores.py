@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from conftest import POSTGRES_URL, REDIS_URL, service_or_skip
 
 from lstmkit.stream.stores import StoreUnavailableError, open_store
@@ -28,3 +30,13 @@ def _open(kind: str, tmp_path):
     except StoreUnavailableError as e:
         service_or_skip("PostgreSQL", POSTGRES_URL, str(e))
     return store, lambda: store._db.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+@pytest.fixture(params=KINDS)
+def store(request, tmp_path):
+    """One store of each kind (a test taking it runs four times), emptied and closed afterwards."""
+    s, cleanup = _open(request.param, tmp_path)
+    yield s
+    if cleanup is not None:
+        cleanup()
+    s.close()

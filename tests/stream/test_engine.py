@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from stream_stores import KINDS, _open
+from stream_stores import store  # noqa: F401  (the fixture: every store kind)
 
 from lstmkit.errors import ConfigError, InputValueError
 from lstmkit.layers import GRU, LSTM, Bidirectional, Dense, Embedding, Input, SimpleRNN
@@ -24,15 +24,6 @@ def _float_model(seed: int = 0) -> Sequential:
 def _prefix_outputs(model, x):
     """(N, T, out): the model's output on the first t steps of each row, run at once."""
     return np.stack([model.predict(x[:, : t + 1], verbose=0) for t in range(x.shape[1])], axis=1)
-
-
-@pytest.fixture(params=KINDS)
-def store(request, tmp_path):
-    s, cleanup = _open(request.param, tmp_path)
-    yield s
-    if cleanup is not None:
-        cleanup()
-    s.close()
 
 
 def test_stepping_equals_the_whole_sequence_on_every_store(store):

@@ -4,7 +4,6 @@ LSTMKIT_REQUIRE_SERVICES=1, as in CI)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -13,20 +12,11 @@ import uuid
 import numpy as np
 import pytest
 from conftest import REDIS_URL, service_or_skip
-from stream_stores import KINDS, _open
+from stream_stores import store  # noqa: F401  (the fixture: every store kind)
 
 from lstmkit.errors import ConfigError, InputValueError
 from lstmkit.stream.stores import (StateMismatchError, StoreUnavailableError, StreamState, check_stream_id,
                                    open_store)
-
-
-@pytest.fixture(params=KINDS)
-def store(request, tmp_path):
-    s, cleanup = _open(request.param, tmp_path)
-    yield s
-    if cleanup is not None:
-        cleanup()
-    s.close()
 
 
 def _state(i: int, seq: int = 1, signature: str = "model-a", hidden: int = 8) -> StreamState:

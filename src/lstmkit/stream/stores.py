@@ -31,7 +31,6 @@ Every store writes a whole :meth:`StateStore.save` call atomically: all of its s
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import threading
@@ -404,15 +403,7 @@ def open_store(url: str | None, default_path: str | Path | None = None) -> State
                       f"postgresql://HOST:PORT/DBNAME, found scheme {parsed.scheme or 'none'!r}")
 
 
-def states_json(state: StreamState) -> dict[str, Any]:
-    """A state as JSON-ready data (for the service's ``GET /v1/streams/{id}?state=true``)."""
-    return {"seq": state.seq, "updated": state.updated, "signature": state.signature,
-            "state": {k: np.asarray(v).tolist() for k, v in state.tensors.items()},
-            "output": json.loads(state.output) if state.output else None}
-
-
 __all__ = [
     "StreamState", "StateStore", "MemoryStore", "SQLiteStore", "RedisStore", "PostgresStore", "open_store",
     "StateMismatchError", "StoreUnavailableError", "check_stream_id", "encode_tensors", "decode_tensors",
-    "states_json",
 ]

@@ -33,12 +33,16 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from lstmkit.errors import ConfigError, InputValueError, ShapeError
+from lstmkit.errors import ConfigError, InputValueError, LstmkitError, ShapeError
 from lstmkit.stream.stores import StateStore, StreamState, check_stream_id, open_store
 
 
 class SequenceError(InputValueError):
     """An event's sequence number is neither the next one nor a repeat of the last one."""
+
+
+class CapacityError(InputValueError):
+    """A new stream would exceed ``max_streams``: delete or evict streams first."""
 
 
 @dataclass
@@ -176,7 +180,7 @@ class StreamEngine:
             if self.max_streams is not None:
                 new = [i for i in ids if i not in stored]
                 if new and self.store.count() + len(new) > self.max_streams:
-                    raise InputValueError(f"stream {new[0]!r}: max_streams={self.max_streams} reached "
+                    raise CapacityError(f"stream {new[0]!r}: max_streams={self.max_streams} reached "
                                           f"({self.store.count()} kept); delete or evict streams first")
             last = {i: (stored[i].seq if i in stored else 0) for i in ids}
             outputs: dict[str, str | None] = {i: (stored[i].output if i in stored else None) for i in ids}
@@ -227,6 +231,40 @@ class StreamEngine:
             self.store.save(changed)
             self.last_seqs = [seq for _, seq, _ in plan]  # the number each event of this call got
             return [r for r in results]  # type: ignore[misc]
+
+    def step_groups(self, groups: Sequence[Sequence[tuple[str, Any, int | None]]]) -> list[list[Any] | LstmkitError]:
+        """Several independent groups of events (e.g. one per HTTP request), stepped together.
+
+        Each group is applied atomically or refused as a whole: its item in the returned list is
+        either the list of its outputs (in order) or the :class:`~lstmkit.errors.LstmkitError` that
+        refused it (nothing of that group applied). Groups are applied in the given order, so a
+        later group of the same stream sees the sequence numbers of the earlier ones.
+        """
+        results: list[list[Any] | LstmkitError] = []
+        seqs: list[list[int]] = []
+        for group in groups:
+            try:
+                results.append(self.step_many(group))
+                seqs.append(list(self.last_seqs))
+            except LstmkitError as e:
+                results.append(e)
+                seqs.append([])
+        self.group_seqs = seqs
+        return results
+
+    def info(self) -> dict[str, Any]:
+        """What the model takes and gives, JSON-ready (``GET /v1/model``)."""
+        kind, first = self.plan[0]
+        if kind == "embedding":
+            inp = {"kind": "token", "dtype": "int", "vocabulary": int(first.input_dim)}
+        else:
+            inp = {"kind": "vector", "dtype": "float32", "shape": [int(first.built_input_shape[-1])]}
+        last_kind, last = self.plan[-1]
+        out = {"kind": "vector", "dtype": "float32", "shape": [int(last.units)]}
+        return {"kind": "sequential", "signature": self.signature, "input": inp, "output": out,
+                "layers": [type(layer).__name__ for _, layer in self.plan],
+                "state": {name: [units] for _, name, units in self._names},
+                "store": self.store.url, "max_streams": self.max_streams, "ttl": self.ttl}
 
     @torch.no_grad()
     def _run(self, xs: list[np.ndarray], states: list[dict[str, np.ndarray]]) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
@@ -285,4 +323,4 @@ class StreamEngine:
         return sorted(old)
 
 
-__all__ = ["StreamEngine", "StreamInfo", "SequenceError", "model_signature"]
+__all__ = ["StreamEngine", "StreamInfo", "SequenceError", "CapacityError", "model_signature"]

@@ -323,4 +323,19 @@ class StreamEngine:
         return sorted(old)
 
 
-__all__ = ["StreamEngine", "StreamInfo", "SequenceError", "CapacityError", "model_signature"]
+def open_engine(model_path: Any, store: str | None = None, *, max_streams: int | None = None,
+                ttl: float | None = None) -> StreamEngine:
+    """Load any lstmkit model file (:func:`lstmkit.load`) and wrap it in a :class:`StreamEngine`.
+
+    ``store``: a store URL; ``None`` means SQLite in a file beside the model (``MODEL.streams.db``).
+    """
+    from pathlib import Path
+
+    from lstmkit.util.registry import load
+
+    model = load(model_path)
+    return StreamEngine(model, open_store(store, default_path=Path(str(model_path) + ".streams.db")),
+                        max_streams=max_streams, ttl=ttl)
+
+
+__all__ = ["open_engine", "StreamEngine", "StreamInfo", "SequenceError", "CapacityError", "model_signature"]

@@ -12,7 +12,7 @@ from lstmkit.errors import ConfigError, InputValueError
 from lstmkit.layers import GRU, LSTM, Bidirectional, Dense, Embedding, Input, SimpleRNN
 from lstmkit.models import Sequential
 from lstmkit.stream.engine import SequenceError, StreamEngine
-from lstmkit.stream.stores import StateMismatchError, open_store
+from lstmkit.stream.stores import StateMismatchError, StoreUnavailableError, open_store
 
 
 def _float_model(seed: int = 0) -> Sequential:
@@ -100,6 +100,9 @@ def test_state_survives_a_restart_and_refuses_another_model(tmp_path):
     second = StreamEngine(model, url)      # a new process would do the same
     ys = [second.step("m1", x[0, t], t + 1) for t in (3, 4)]
     np.testing.assert_allclose(np.stack(ys), _prefix_outputs(model, x)[0, 3:], atol=1e-5)
+    with pytest.raises(StoreUnavailableError, match="in use by another process or connection"):
+        StreamEngine(model, url)           # SQLite is one process's store at a time
+    second.store.close()
     other = StreamEngine(_float_model(seed=9), url)
     with pytest.raises(StateMismatchError, match="written by another model"):
         other.step("m1", x[0, 0], 6)

@@ -8,22 +8,30 @@ SimpleRNN layer, between events, in a :class:`~lstmkit.stream.stores.StateStore`
 
 so ``y_t`` equals the model's output on the first ``t`` steps run at once (``model.predict`` with
 ``x_1..x_t``; tested to 1e-5 in float32). Events of different streams are batched into one kernel call
-per layer; events of one stream are applied one at a time, in order.
+per layer (:mod:`lstmkit.nn.step`); events of one stream are applied one at a time, in order.
 
-Sequence numbers make stepping ordered and idempotent: each event carries ``seq`` (``None``: the
+**Sequence numbers** make stepping ordered and idempotent: each event carries ``seq`` (``None``: the
 next number); the first event of a stream is 1. ``seq == last + 1`` is applied; ``seq == last`` is
 answered from the recorded result without stepping again; anything else (a gap, an older number) is a
 :class:`SequenceError` and no state changes. A whole :meth:`StreamEngine.step_many` call is checked
 before any event is applied, and its new states are written to the store in one atomic save.
+:meth:`StreamEngine.step_groups` does the same for several independent groups at once (one per HTTP
+request): each is applied or refused as a whole, all are stepped together and saved in one write.
 
-This first version steps :class:`~lstmkit.models.Sequential` models built from ``Input``,
-``Embedding``, ``LSTM`` / ``GRU`` / ``SimpleRNN`` (forward direction), ``Dropout`` (identity at
-inference) and ``Dense`` layers.
+**Stores.** The state is written through to the store on every call, before the call returns. With
+a store only this process uses (memory, SQLite: ``store.exclusive``) the engine also keeps the states
+it wrote in a cache and reads the store only for streams not in it. With a shared store (Redis,
+PostgreSQL) it loads every stream it steps and saves with a compare-and-set on ``seq``; if another
+process stepped one of them meanwhile, the call is redone on the fresh states (up to 3 times).
+
+**Limits.** ``max_streams``: a call that would start more streams than that first deletes the
+streams idle for longer than ``ttl`` (when set); if still full, the groups that start new streams
+are refused with :class:`CapacityError`; a live stream is never evicted to make room. ``ttl``:
+:meth:`evict_idle` deletes the streams idle for longer (the service runs it periodically).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
@@ -31,10 +39,11 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 
-from lstmkit.errors import ConfigError, InputValueError, LstmkitError, ShapeError
-from lstmkit.stream.stores import StateStore, StreamState, check_stream_id, open_store
+from lstmkit.errors import ConfigError, InputValueError, LstmkitError
+from lstmkit.stream.programs import StreamProgram, compile_program, model_signature
+from lstmkit.stream.stores import (ConcurrentUpdateError, StateMismatchError, StateStore, check_stream_id, open_store,
+                                   pack_state, unpack_state)
 
 
 class SequenceError(InputValueError):
@@ -56,271 +65,323 @@ class StreamInfo:
     tensors: dict[str, np.ndarray]
 
 
-def _plan(model: Any) -> list[tuple[str, Any]]:
-    from lstmkit.layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, Input, SimpleRNN
+class _Stream:
+    """One stream's state as the engine holds it: ``seq``, flat ``state``, last raw ``output``, time."""
 
-    plan: list[tuple[str, Any]] = []
-    for layer in getattr(model, "layers", None) or []:
-        if isinstance(layer, Input):
-            continue
-        if isinstance(layer, Bidirectional):
-            raise ConfigError(f"layer {layer.name!r}: a Bidirectional layer reads the future, so it cannot be "
-                              "stepped one event at a time; stream a forward-only model")
-        if isinstance(layer, (LSTM, GRU, SimpleRNN)):
-            if getattr(layer, "go_backwards", False):
-                raise ConfigError(f"layer {layer.name!r}: go_backwards=True reads the sequence from its end; "
-                                  "it cannot be stepped one event at a time")
-            plan.append(("lstm" if isinstance(layer, LSTM) else "rnn", layer))
-        elif isinstance(layer, Embedding):
-            plan.append(("embedding", layer))
-        elif isinstance(layer, Dropout):
-            continue
-        elif isinstance(layer, Dense):
-            plan.append(("dense", layer))
-        else:
-            raise ConfigError(f"layer {layer.name!r} ({type(layer).__name__}): not supported by StreamEngine yet "
-                              "(supported: Input, Embedding, LSTM, GRU, SimpleRNN, Dropout, Dense)")
-    if not any(kind in ("lstm", "rnn") for kind, _ in plan):
-        raise ConfigError("model: no recurrent layer (LSTM, GRU or SimpleRNN); there is no memory to keep")
-    return plan
+    __slots__ = ("seq", "state", "output", "updated")
+
+    def __init__(self, seq: int, state: np.ndarray, output: np.ndarray | None, updated: float | None) -> None:
+        self.seq, self.state, self.output, self.updated = seq, state, output, updated
 
 
-def model_signature(model: Any) -> str:
-    """sha256 over the model's layer configs and weights: a state written by another model (or the same
-    architecture with other weights) is refused."""
-    h = hashlib.sha256()
-    h.update(json.dumps([layer.get_config() for layer in model.layers], sort_keys=True, default=str).encode())
-    for name, tensor in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
+_ID_OK: set[str] = set()  # ids already checked (bounded below)
+
+
+def _check_id(sid: Any) -> str:
+    if sid.__class__ is str and sid in _ID_OK:
+        return sid
+    check_stream_id(sid)
+    if len(_ID_OK) > 200_000:
+        _ID_OK.clear()
+    _ID_OK.add(sid)
+    return sid
 
 
 class StreamEngine:
     """Keeps each stream's recurrent state between events (see the module docstring).
 
-    ``store``: a :class:`StateStore` or a URL for :func:`~lstmkit.stream.stores.open_store`
-    (default ``memory://``). ``max_streams``: the most streams kept; an event that would start one
-    more is refused (:class:`InputValueError`) until streams are deleted or evicted. ``ttl``: seconds
-    without an event after which :meth:`evict_idle` deletes a stream.
+    ``model``: a Sequential (or a task model, see :mod:`lstmkit.stream.tasks`). ``store``: a
+    :class:`StateStore` or a URL for :func:`~lstmkit.stream.stores.open_store` (default
+    ``memory://``). ``max_streams``, ``ttl``: the limits above. ``cache_size``: the most states kept
+    in the cache of an exclusive store (the oldest written are dropped first; they stay in the store).
     """
 
     def __init__(self, model: Any, store: StateStore | str | None = None, *, max_streams: int | None = None,
-                 ttl: float | None = None) -> None:
+                 ttl: float | None = None, cache_size: int = 200_000) -> None:
         self.model = model
-        self.plan = _plan(model)
-        model.eval()
-        self.signature = model_signature(model)
-        self.store = open_store(store) if isinstance(store, str) else (store if store is not None else open_store("memory://"))
+        self.program: StreamProgram = compile_program(model)
+        self.signature = self.program.signature
+        self.plan = getattr(self.program, "plan", [])
         if max_streams is not None and (isinstance(max_streams, bool) or not isinstance(max_streams, int) or max_streams < 1):
             raise ConfigError(f"max_streams: expected a positive integer or None, found {max_streams!r}")
         if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0):
             raise ConfigError(f"ttl: expected a positive number of seconds or None, found {ttl!r}")
-        self.max_streams, self.ttl = max_streams, ttl
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ConfigError(f"cache_size: expected an integer >= 0, found {cache_size!r}")
+        self.store = open_store(store) if isinstance(store, str) else (store if store is not None else open_store("memory://"))
+        self.max_streams, self.ttl, self.cache_size = max_streams, ttl, cache_size
+        # a store shared by two engines of this process is not exclusive to either
+        engines = getattr(self.store, "_lstmkit_engines", 0) + 1
+        self.store._lstmkit_engines = engines  # type: ignore[attr-defined]
         self._lock = threading.Lock()
-        self._names = self._state_names()
+        self._hot: dict[str, _Stream] = {}
+        self._count: int | None = None  # streams in an exclusive store, kept up to date
         self.last_seqs: list[int] = []
+        self.group_seqs: list[list[int]] = []
 
-    # ------------------------------------------------------------------ state layout
-    def _state_names(self) -> list[tuple[int, str, int]]:
-        names = []
-        for i, (kind, layer) in enumerate(self.plan):
-            if kind == "lstm":
-                names += [(i, f"layer{i}.h", layer.units), (i, f"layer{i}.c", layer.units)]
-            elif kind == "rnn":
-                names.append((i, f"layer{i}.h", layer.units))
-        return names
-
-    def _zeros(self) -> dict[str, np.ndarray]:
-        return {name: np.zeros(units, np.float32) for _, name, units in self._names}
-
-    # ------------------------------------------------------------------ inputs
-    def _input(self, x: Any, stream_id: str) -> np.ndarray:
-        kind, layer = self.plan[0]
-        if kind == "embedding":
-            if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
-                raise InputValueError(f"stream {stream_id!r}: input: expected one token id (an integer), found {x!r}")
-            if not 0 <= int(x) < layer.input_dim:
-                raise InputValueError(f"stream {stream_id!r}: input: token id must be in 0..{layer.input_dim - 1}, found {x}")
-            if int(x) == 0 and getattr(layer, "mask_zero", False):
-                raise InputValueError(f"stream {stream_id!r}: input: token id 0 is padding (mask_zero=True), not an event")
-            return np.asarray(int(x), dtype=np.int64)
-        n_in = layer.built_input_shape[-1]
-        arr = np.asarray(x, dtype=np.float64) if not isinstance(x, str) else None
-        if arr is None or arr.dtype == object:
-            raise InputValueError(f"stream {stream_id!r}: input: expected {n_in} number(s), found {x!r}")
-        arr = arr.reshape(-1) if arr.ndim <= 1 else arr
-        if arr.shape != (n_in,):
-            raise ShapeError(f"stream {stream_id!r}: input: expected {n_in} number(s) per step, found shape {np.shape(x)}")
-        if not np.isfinite(arr).all():
-            raise InputValueError(f"stream {stream_id!r}: input: NaN or infinite value in {arr.tolist()}")
-        return arr.astype(np.float32)
+    @property
+    def _cached(self) -> bool:
+        return bool(self.store.exclusive) and getattr(self.store, "_lstmkit_engines", 1) == 1 and self.cache_size > 0
 
     # ------------------------------------------------------------------ stepping
-    def step(self, stream_id: str, x: Any, seq: int | None = None) -> np.ndarray:
-        """One event of one stream; returns that step's output (the model's output on the first t steps)."""
-        return self.step_many([(stream_id, x, seq)])[0]
+    def step(self, stream_id: str, x: Any, seq: int | None = None, *, trace: bool = False) -> Any:
+        """One event of one stream; returns that step's output (the model's output on the first t steps).
 
-    def step_many(self, events: Sequence[tuple[str, Any, int | None]]) -> list[np.ndarray]:
+        With ``trace=True`` returns ``(output, gates)``: ``{layer name: {gate name: (H,) array}}``
+        (``input_gate, forget_gate, candidate, output_gate, cell_state, hidden_state`` for an LSTM).
+        A repeated ``seq`` has no trace (nothing is stepped): its gates are ``{}``.
+        """
+        return self.step_many([(stream_id, x, seq)], trace=trace)[0]
+
+    def step_many(self, events: Sequence[tuple[str, Any, int | None]], *, trace: bool = False) -> list[Any]:
         """Events of many streams, batched: outputs in the order of ``events``. Checked as a whole
         before any is applied; the new states are saved in one atomic write."""
-        events = list(events)
-        with self._lock:
-            parsed = []
-            for k, ev in enumerate(events):
-                if not isinstance(ev, (tuple, list)) or len(ev) not in (2, 3):
-                    raise InputValueError(f"event {k}: expected (stream_id, x, seq), found {ev!r}"[:200])
-                sid = check_stream_id(ev[0])
-                seq = ev[2] if len(ev) == 3 else None
-                if seq is not None and (isinstance(seq, bool) or not isinstance(seq, (int, np.integer)) or seq < 1):
-                    raise SequenceError(f"stream {sid!r}: seq must be a positive integer or None, found {seq!r}")
-                parsed.append((sid, self._input(ev[1], sid), None if seq is None else int(seq)))
-            ids = list(dict.fromkeys(sid for sid, _, _ in parsed))
-            stored = self.store.load(ids, signature=self.signature)
-            if self.max_streams is not None:
-                new = [i for i in ids if i not in stored]
-                if new and self.store.count() + len(new) > self.max_streams:
-                    raise CapacityError(f"stream {new[0]!r}: max_streams={self.max_streams} reached "
-                                          f"({self.store.count()} kept); delete or evict streams first")
-            last = {i: (stored[i].seq if i in stored else 0) for i in ids}
-            outputs: dict[str, str | None] = {i: (stored[i].output if i in stored else None) for i in ids}
-            # decide, per event: apply (round r) or answer from the recorded result
-            plan: list[tuple[str, int, np.ndarray | None]] = []   # (id, seq, x or None for a repeat)
-            nxt = dict(last)
-            for sid, x, seq in parsed:
-                want = nxt[sid] + 1
-                seq = want if seq is None else seq
-                if seq == want:
-                    plan.append((sid, seq, x))
-                    nxt[sid] = seq
-                elif seq == nxt[sid] and seq >= 1:
-                    plan.append((sid, seq, None))
-                else:
-                    raise SequenceError(f"stream {sid!r}: seq {seq} refused; the next is {want} "
-                                        f"(last applied {nxt[sid]}); nothing was applied")
-            states = {i: (stored[i].tensors if i in stored else self._zeros()) for i in ids}
-            results: list[np.ndarray | None] = [None] * len(plan)
-            # rounds: the r-th new event of every stream goes into one batch
-            pending = [(k, sid, x) for k, (sid, _, x) in enumerate(plan) if x is not None]
-            seen: dict[str, int] = {}
-            rounds: list[list[tuple[int, str, np.ndarray]]] = []
-            for k, sid, x in pending:
-                r = seen.get(sid, 0)
-                seen[sid] = r + 1
-                if r == len(rounds):
-                    rounds.append([])
-                rounds[r].append((k, sid, x))
-            applied: dict[tuple[str, int], np.ndarray] = {}
-            for batch in rounds:
-                ys = self._run([x for _, _, x in batch], [states[sid] for _, sid, _ in batch])
-                for (k, sid, _), (y, new_state) in zip(batch, ys):
-                    states[sid] = new_state
-                    results[k] = y
-                    applied[(sid, plan[k][1])] = y
-                    outputs[sid] = json.dumps(y.tolist())
-            for k, (sid, seq, x) in enumerate(plan):
-                if x is None:  # a repeat: the recorded result of that seq, without stepping again
-                    if (sid, seq) in applied:
-                        results[k] = applied[(sid, seq)].copy()
-                    else:
-                        rec = stored[sid].output if sid in stored else None
-                        results[k] = np.asarray(json.loads(rec), dtype=np.float32) if rec else np.zeros(0, np.float32)
-            now = time.time()
-            changed = [StreamState(sid, self.signature, nxt[sid], states[sid], outputs[sid], now)
-                       for sid in ids if nxt[sid] != last[sid]]
-            self.store.save(changed)
-            self.last_seqs = [seq for _, seq, _ in plan]  # the number each event of this call got
-            return [r for r in results]  # type: ignore[misc]
+        result = self.step_groups([events], trace=trace)[0]
+        if isinstance(result, LstmkitError):
+            raise result
+        self.last_seqs = self.group_seqs[0]
+        return result
 
-    def step_groups(self, groups: Sequence[Sequence[tuple[str, Any, int | None]]]) -> list[list[Any] | LstmkitError]:
+    def step_groups(self, groups: Sequence[Sequence[tuple[str, Any, int | None]]], *,
+                    trace: bool = False) -> list[list[Any] | LstmkitError]:
         """Several independent groups of events (e.g. one per HTTP request), stepped together.
 
         Each group is applied atomically or refused as a whole: its item in the returned list is
         either the list of its outputs (in order) or the :class:`~lstmkit.errors.LstmkitError` that
         refused it (nothing of that group applied). Groups are applied in the given order, so a
-        later group of the same stream sees the sequence numbers of the earlier ones.
+        later group of the same stream sees the sequence numbers of the earlier ones. After the call
+        :attr:`group_seqs` holds the number each event got. A failure of the store itself
+        (:class:`~lstmkit.stream.stores.StoreUnavailableError`) is raised: nothing was applied.
         """
-        results: list[list[Any] | LstmkitError] = []
-        seqs: list[list[int]] = []
-        for group in groups:
+        with self._lock:
+            for attempt in range(3):
+                try:
+                    return self._apply(groups, trace)
+                except ConcurrentUpdateError:
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _parse(self, group: Sequence[Any]) -> tuple[list[str], Any, list[int | None]]:
+        if not isinstance(group, (list, tuple)):
+            raise InputValueError(f"events: expected a list of (stream_id, x, seq), found {type(group).__name__}")
+        ids: list[str] = []
+        xs: list[Any] = []
+        seqs: list[int | None] = []
+        for k, ev in enumerate(group):
+            if ev.__class__ is not tuple and not isinstance(ev, (tuple, list)) or len(ev) not in (2, 3):
+                raise InputValueError(f"event {k}: expected (stream_id, x, seq), found {ev!r}"[:200])
+            sid = _check_id(ev[0])
+            seq = ev[2] if len(ev) == 3 else None
+            if seq is not None and (seq.__class__ is not int and (isinstance(seq, bool) or not isinstance(seq, (int, np.integer)))
+                                    or seq < 1):
+                raise SequenceError(f"stream {sid!r}: seq must be a positive integer or None, found {seq!r}")
+            ids.append(sid)
+            xs.append(ev[1])
+            seqs.append(None if seq is None else int(seq))
+        return ids, self.program.encode_many(xs, ids) if xs else None, seqs
+
+    def _load(self, ids: list[str]) -> dict[str, _Stream]:
+        """The current state of ``ids`` that exist (cache first for an exclusive store)."""
+        cached = self._cached
+        found: dict[str, _Stream] = {}
+        missing = ids
+        if cached:
+            hot = self._hot
+            missing = [i for i in ids if i not in hot]
+            found = {i: hot[i] for i in ids if i in hot}
+        if missing:
+            for sid, row in self.store.load_raw(missing).items():
+                _, signature, seq, updated, output, blob = row
+                if signature != self.signature:
+                    raise StateMismatchError(
+                        f"stream {sid!r} in {self.store.url}: its state was written by another model "
+                        f"(signature {signature[:12]}..., this model {self.signature[:12]}...); delete the stream "
+                        f"or use another store")
+                where = f"{self.store.url}, stream {sid!r}"
+                packed = unpack_state(blob, where)
+                if packed is not None:
+                    state, out = packed[0].copy(), packed[1].copy()
+                else:  # a record of an earlier version: safetensors by name, the output as JSON
+                    from lstmkit.stream.stores import decode_tensors
+
+                    state = self.program.flatten_named(decode_tensors(blob, where))
+                    out = np.asarray(json.loads(output), np.float32) if output else np.zeros(0, np.float32)
+                if state.size != self.program.state_size:
+                    raise StateMismatchError(f"stream {sid!r} in {self.store.url}: stored state has {state.size} "
+                                             f"values, this model {self.program.state_size}")
+                found[sid] = _Stream(int(seq), state, out, float(updated))
+        return found
+
+    def _apply(self, groups: Sequence[Sequence[Any]], trace: bool) -> list[list[Any] | LstmkitError]:
+        results: list[list[Any] | LstmkitError] = [None] * len(groups)  # type: ignore[list-item]
+        seqs_out: list[list[int]] = [[] for _ in groups]
+        parsed: list[tuple[int, list[str], Any, list[int | None]]] = []
+        for g, group in enumerate(groups):
             try:
-                results.append(self.step_many(group))
-                seqs.append(list(self.last_seqs))
+                ids, x, seqs = self._parse(group)
+                parsed.append((g, ids, x, seqs))
             except LstmkitError as e:
-                results.append(e)
-                seqs.append([])
-        self.group_seqs = seqs
+                results[g] = e
+        all_ids = list(dict.fromkeys(i for _, ids, _, _ in parsed for i in ids))
+        current = self._load(all_ids)
+        last = {i: current[i].seq for i in current}
+        nxt = dict(last)
+        cap = self.max_streams
+        known = self._stream_count() if cap is not None and any(i not in current for i in all_ids) else 0
+        new_streams: set[str] = set()
+        # plan each group against the numbers left by the groups before it
+        applied: list[tuple[int, int, str, int, Any]] = []   # (group, position, id, seq, x row index)
+        for g, ids, x, seqs in parsed:
+            mine: dict[str, int] = {}
+            plan: list[tuple[int, str, int, bool]] = []
+            try:
+                for k, (sid, seq) in enumerate(zip(ids, seqs)):
+                    prev = mine.get(sid, nxt.get(sid, 0))
+                    want = prev + 1
+                    seq = want if seq is None else seq
+                    if seq == want:
+                        plan.append((k, sid, seq, True))
+                        mine[sid] = seq
+                    elif seq == prev and seq >= 1:
+                        plan.append((k, sid, seq, False))
+                    else:
+                        raise SequenceError(f"stream {sid!r}: seq {seq} refused; the next is {want} "
+                                            f"(last applied {prev}); nothing was applied")
+                starting = [i for i in mine if i not in current and i not in new_streams]
+                if cap is not None and starting and known + len(new_streams) + len(starting) > cap:
+                    if self.ttl is not None and self._evict(time.time(), keep=set(all_ids)):
+                        known = self._stream_count()
+                    if known + len(new_streams) + len(starting) > cap:
+                        raise CapacityError(f"stream {starting[0]!r}: max_streams={cap} reached "
+                                            f"({known + len(new_streams)} kept); delete or evict streams first")
+            except LstmkitError as e:
+                results[g] = e
+                continue
+            new_streams.update(i for i in mine if i not in current)
+            nxt.update(mine)
+            results[g] = [None] * len(ids)
+            seqs_out[g] = [seq for _, _, seq, _ in plan]
+            for k, sid, seq, step in plan:
+                applied.append((g, k, sid, seq, step))
+        # run: round r holds the r-th new event of every stream (usually one round)
+        state = {i: s.state for i, s in current.items()}
+        output = {i: s.output for i, s in current.items()}
+        xrows = {g: x for g, _, x, _ in parsed}
+        todo = [a for a in applied if a[4]]
+        rounds: list[list[tuple[int, int, str, int, Any]]]
+        if len({a[2] for a in todo}) == len(todo):
+            rounds = [todo] if todo else []
+        else:
+            seen: dict[str, int] = {}
+            rounds = []
+            for a in todo:
+                r = seen.get(a[2], 0)
+                seen[a[2]] = r + 1
+                if r == len(rounds):
+                    rounds.append([])
+                rounds[r].append(a)
+        zeros = self.program.zeros()
+        by_event: dict[tuple[str, int], tuple[np.ndarray, Any]] = {}
+        for batch in rounds:
+            s = np.stack([state.get(a[2], zeros) for a in batch])
+            if len(parsed) == 1:
+                x = xrows[batch[0][0]][[a[1] for a in batch]] if len(batch) != len(xrows[batch[0][0]]) else xrows[batch[0][0]]
+            else:
+                x = np.stack([xrows[a[0]][a[1]] for a in batch])
+            y, s_new, traces = self.program.run(x, s, trace)
+            for n, a in enumerate(batch):
+                state[a[2]] = s_new[n]
+                output[a[2]] = y[n]
+                by_event[(a[2], a[3])] = (y[n], None if traces is None else
+                                          {layer: {k: v[n].copy() for k, v in gates.items()} for layer, gates in traces.items()})
+        # save every changed stream in one write, then make it visible
+        now = time.time()
+        changed = [i for i in nxt if nxt[i] != last.get(i, 0)]
+        if changed:
+            rows = [(i, self.signature, nxt[i], now, None, pack_state(state[i], output[i])) for i in changed]
+            self.store.save_raw(rows, None if self._cached else {i: last.get(i, 0) for i in changed})
+            if self._cached:
+                hot = self._hot
+                for i in changed:
+                    hot[i] = _Stream(nxt[i], state[i], output[i], now)
+                if len(hot) > self.cache_size:
+                    for i in list(hot)[: len(hot) - self.cache_size]:
+                        del hot[i]
+            if self._count is not None:
+                self._count += len(new_streams)
+        # answers
+        decode = self.program.decode
+        for g, k, sid, seq, step in applied:
+            if step:
+                y, tr = by_event[(sid, seq)]
+                out = decode(y)
+            else:  # a repeat: the recorded result of that seq, without stepping again
+                y, tr = by_event.get((sid, seq), (None, {}))
+                if y is None:
+                    y = current[sid].output
+                out = decode(np.array(y, copy=True))
+                tr = {}
+            results[g][k] = (out, tr or {}) if trace else out  # type: ignore[index]
+        self.group_seqs = seqs_out
         return results
 
-    def info(self) -> dict[str, Any]:
-        """What the model takes and gives, JSON-ready (``GET /v1/model``)."""
-        kind, first = self.plan[0]
-        if kind == "embedding":
-            inp = {"kind": "token", "dtype": "int", "vocabulary": int(first.input_dim)}
-        else:
-            inp = {"kind": "vector", "dtype": "float32", "shape": [int(first.built_input_shape[-1])]}
-        last_kind, last = self.plan[-1]
-        out = {"kind": "vector", "dtype": "float32", "shape": [int(last.units)]}
-        return {"kind": "sequential", "signature": self.signature, "input": inp, "output": out,
-                "layers": [type(layer).__name__ for _, layer in self.plan],
-                "state": {name: [units] for _, name, units in self._names},
-                "store": self.store.url, "max_streams": self.max_streams, "ttl": self.ttl}
-
-    @torch.no_grad()
-    def _run(self, xs: list[np.ndarray], states: list[dict[str, np.ndarray]]) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
-        x = torch.from_numpy(np.stack(xs))
-        new: list[dict[str, np.ndarray]] = [dict() for _ in states]
-        h: torch.Tensor = x
-        for i, (kind, layer) in enumerate(self.plan):
-            if kind == "embedding":
-                h = layer.call(h.reshape(-1, 1))[:, 0, :]
-            elif kind in ("lstm", "rnn"):
-                hs = torch.from_numpy(np.stack([s[f"layer{i}.h"] for s in states])).unsqueeze(0)
-                if kind == "lstm":
-                    cs = torch.from_numpy(np.stack([s[f"layer{i}.c"] for s in states])).unsqueeze(0)
-                    out, (hn, cn) = layer.cell(h.unsqueeze(1).contiguous(), (hs, cs))
-                    for n, st in enumerate(new):
-                        st[f"layer{i}.h"], st[f"layer{i}.c"] = hn[0, n].numpy().copy(), cn[0, n].numpy().copy()
-                else:
-                    out, hn = layer.cell(h.unsqueeze(1).contiguous(), hs)
-                    for n, st in enumerate(new):
-                        st[f"layer{i}.h"] = hn[0, n].numpy().copy()
-                h = out[:, 0, :]
-            else:  # dense
-                h = layer.call(h)
-        y = h.numpy()
-        return [(y[n].astype(np.float32, copy=True), new[n]) for n in range(len(states))]
-
     # ------------------------------------------------------------------ management
+    def _stream_count(self) -> int:
+        if self._cached:
+            if self._count is None:
+                self._count = self.store.count()
+            return self._count
+        return self.store.count()
+
     def state(self, stream_id: str) -> StreamInfo:
         """The stream's last applied ``seq`` (0 for a stream never stepped), update time and state."""
         sid = check_stream_id(stream_id)
-        got = self.store.load([sid], signature=self.signature).get(sid)
+        with self._lock:
+            got = self._load([sid]).get(sid)
         if got is None:
-            return StreamInfo(sid, 0, None, self._zeros())
-        return StreamInfo(sid, got.seq, got.updated, got.tensors)
+            return StreamInfo(sid, 0, None, self.program.split(self.program.zeros()))
+        return StreamInfo(sid, got.seq, got.updated, self.program.split(got.state))
 
     def reset(self, stream_id: str) -> None:
         """Forget the stream's memory (its next event is seq 1 again)."""
         self.delete(stream_id)
 
     def delete(self, stream_id: str) -> bool:
+        sid = check_stream_id(stream_id)
         with self._lock:
-            return self.store.delete([check_stream_id(stream_id)]) > 0
+            self._hot.pop(sid, None)
+            n = self.store.delete([sid])
+            if self._count is not None:
+                self._count -= n
+            return n > 0
 
     def streams(self) -> list[str]:
         return self.store.ids()
+
+    def _evict(self, now: float, keep: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+        assert self.ttl is not None
+        ids = self.store.ids()
+        rows = self.store.load_raw(ids)
+        old = sorted(i for i, r in rows.items() if now - float(r[3]) > self.ttl and i not in keep)
+        if old:
+            n = self.store.delete(old)
+            for i in old:
+                self._hot.pop(i, None)
+            if self._count is not None:
+                self._count -= n
+        return old
 
     def evict_idle(self, now: float | None = None) -> list[str]:
         """Delete the streams idle for longer than ``ttl`` seconds; returns their ids."""
         if self.ttl is None:
             return []
-        now = time.time() if now is None else now
         with self._lock:
-            ids = self.store.ids()
-            old = [i for i, s in self.store.load(ids).items() if now - s.updated > self.ttl]
-            self.store.delete(old)
-        return sorted(old)
+            return self._evict(time.time() if now is None else now)
+
+    def info(self) -> dict[str, Any]:
+        """What the model takes and gives, JSON-ready (``GET /v1/model``)."""
+        return {**self.program.info(), "store": self.store.url, "max_streams": self.max_streams, "ttl": self.ttl}
 
 
 def open_engine(model_path: Any, store: str | None = None, *, max_streams: int | None = None,

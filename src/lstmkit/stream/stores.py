@@ -16,17 +16,25 @@ output     the JSON of the last event's result, so a repeated ``seq`` is answere
 updated    Unix time of the last write
 ========== =====================================================================================
 
-Tensors are stored as safetensors bytes (never pickle). :func:`open_store` takes a URL:
+Tensors are stored as safetensors bytes (never pickle) by :meth:`StateStore.save`; the stream engine
+writes a compact record instead (:func:`pack_state`): ``b"LKS2"``, the state length as a little-endian
+``uint32``, then the state and the last output as little-endian float32 (the layout of the state
+comes from the model, whose signature the row carries). :func:`open_store` takes a URL:
 
 * ``memory://``: a dict in this process (tests, the ceiling the durable stores are measured against);
 * ``sqlite:///path/to/file.db``: SQLite in WAL mode, the embedded default; a write acknowledged by
-  :meth:`StateStore.save` has been committed, so it survives the process being killed (``kill -9``);
+  :meth:`StateStore.save` has been committed, so it survives the process being killed (``kill -9``).
+  The file is opened with an exclusive lock (one process at a time; a second one is refused with
+  a clear error), which lets the engine keep a cache of the states it wrote;
 * ``redis://host:port/db?prefix=NAME``: Redis, shared by several processes or machines (no sticky
   routing); each save is one MULTI/EXEC transaction;
 * ``postgresql://host:port/dbname?table=NAME``: PostgreSQL through psycopg 3; each save is one
   transaction (upserts).
 
-Every store writes a whole :meth:`StateStore.save` call atomically: all of its states or none.
+Every store writes a whole :meth:`StateStore.save` call atomically: all of its states or none. The
+shared stores (Redis, PostgreSQL) also take ``expected``: the ``seq`` each stream must still have
+(0: absent); if another process changed one meanwhile, nothing is written and
+:class:`ConcurrentUpdateError` is raised, so two processes never both apply the same event.
 """
 
 from __future__ import annotations
@@ -55,6 +63,32 @@ class StateMismatchError(LstmkitError):
 
 class StoreUnavailableError(LstmkitError):
     """A store's server cannot be reached or its file cannot be opened (one line: which and why)."""
+
+
+class ConcurrentUpdateError(LstmkitError):
+    """Another process changed a stream between this process's load and save (nothing was written)."""
+
+
+MAGIC = b"LKS2"
+Row = tuple  # (stream_id, signature, seq, updated, output_json_or_None, blob)
+
+
+def pack_state(state: np.ndarray, output: np.ndarray | None) -> bytes:
+    """The engine's compact record: ``LKS2``, ``uint32`` state length, float32 state, float32 output."""
+    out = b"" if output is None else np.ascontiguousarray(output, dtype="<f4").tobytes()
+    return MAGIC + len(state).to_bytes(4, "little") + np.ascontiguousarray(state, dtype="<f4").tobytes() + out
+
+
+def unpack_state(blob: bytes, where: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(state, output)`` of a :func:`pack_state` record, or ``None`` for an older (safetensors) record."""
+    if not bytes(blob[:4]) == MAGIC:
+        return None
+    n = int.from_bytes(blob[4:8], "little")
+    body = len(blob) - 8
+    if body % 4 or n * 4 > body:
+        raise DataError(f"{where}: the stored state record is damaged ({len(blob)} bytes, state of {n})")
+    arr = np.frombuffer(blob, dtype="<f4", offset=8)
+    return arr[:n], arr[n:]
 
 
 def check_stream_id(stream_id: Any) -> str:
@@ -89,8 +123,13 @@ def encode_tensors(tensors: dict[str, np.ndarray]) -> bytes:
 
 
 def decode_tensors(data: bytes, where: str) -> dict[str, np.ndarray]:
+    """The tensors of a stored record: safetensors (``{name: array}``), or an engine record
+    (``{"state": flat, "output": last output}``)."""
     from safetensors.numpy import load
 
+    packed = unpack_state(data, where)
+    if packed is not None:
+        return {"state": packed[0].copy(), "output": packed[1].copy()}
     try:
         return {k: np.array(v) for k, v in load(bytes(data)).items()}
     except Exception as e:  # a damaged record: say where, never guess
@@ -102,11 +141,23 @@ class StateStore(ABC):
     :class:`RedisStore`, :class:`PostgresStore`; :func:`open_store` picks one from a URL."""
 
     url: str = ""
+    #: only this process reads and writes it (memory, SQLite), so the engine may cache states it wrote
+    exclusive: bool = False
+
+    def load_raw(self, ids: Sequence[str]) -> dict[str, Row]:
+        """The stored rows of ``ids`` (validated), undecoded: ``(id, signature, seq, updated, output, blob)``."""
+        return self._load_raw(list(ids))
+
+    def save_raw(self, rows: list[Row], expected: dict[str, int] | None = None) -> None:
+        """Write rows atomically. ``expected``: ``{id: seq it must still have (0: absent)}``; the shared
+        stores check it and raise :class:`ConcurrentUpdateError` (writing nothing) on a change."""
+        if rows:
+            self._save_raw(rows, expected)
 
     def load(self, ids: Sequence[str], signature: str | None = None) -> dict[str, StreamState]:
         """The stored states of ``ids`` (absent ids are left out). With ``signature``, a state written
         by another model is a :class:`StateMismatchError`."""
-        found = self._load([check_stream_id(i) for i in ids])
+        found = {i: _row_state(r, self.url) for i, r in self._load_raw([check_stream_id(i) for i in ids]).items()}
         if signature is not None:
             for s in found.values():
                 if s.signature != signature:
@@ -122,13 +173,14 @@ class StateStore(ABC):
         for s in states:
             check_stream_id(s.stream_id)
         if states:
-            self._save(states)
+            self._save_raw([(st.stream_id, st.signature, int(st.seq), float(st.updated), st.output,
+                             encode_tensors(st.tensors)) for st in states], None)
 
     @abstractmethod
-    def _load(self, ids: list[str]) -> dict[str, StreamState]: ...
+    def _load_raw(self, ids: list[str]) -> dict[str, Row]: ...
 
     @abstractmethod
-    def _save(self, states: list[StreamState]) -> None: ...
+    def _save_raw(self, rows: list[Row], expected: dict[str, int] | None) -> None: ...
 
     @abstractmethod
     def delete(self, ids: Sequence[str]) -> int:
@@ -156,30 +208,38 @@ class StateStore(ABC):
 
 
 class MemoryStore(StateStore):
-    """A dict in this process; states are copied in and out, so callers cannot alter them in place."""
+    """A dict in this process. Rows are immutable bytes, so callers cannot alter stored states."""
+
+    exclusive = True
 
     def __init__(self) -> None:
         self.url = "memory://"
-        self._states: dict[str, StreamState] = {}
+        self._rows: dict[str, Row] = {}
         self._lock = threading.Lock()
 
-    def _load(self, ids: list[str]) -> dict[str, StreamState]:
-        with self._lock:
-            return {i: self._states[i].copy() for i in ids if i in self._states}
+    def _load_raw(self, ids: list[str]) -> dict[str, Row]:
+        rows = self._rows
+        return {i: rows[i] for i in ids if i in rows}
 
-    def _save(self, states: list[StreamState]) -> None:
-        copies = [s.copy() for s in states]
+    def _save_raw(self, rows: list[Row], expected: dict[str, int] | None) -> None:
         with self._lock:
-            for s in copies:
-                self._states[s.stream_id] = s
+            if expected:
+                for i, seq in expected.items():
+                    got = self._rows.get(i)
+                    if (got[2] if got else 0) != seq:
+                        raise ConcurrentUpdateError(f"stream {i!r} in {self.url}: changed by another writer")
+            self._rows.update((r[0], r) for r in rows)
 
     def delete(self, ids: Sequence[str]) -> int:
         with self._lock:
-            return sum(self._states.pop(check_stream_id(i), None) is not None for i in ids)
+            return sum(self._rows.pop(check_stream_id(i), None) is not None for i in ids)
 
     def ids(self) -> list[str]:
         with self._lock:
-            return sorted(self._states)
+            return sorted(self._rows)
+
+    def count(self) -> int:
+        return len(self._rows)
 
 
 def _row_state(row: Sequence[Any], where: str) -> StreamState:
@@ -190,7 +250,15 @@ def _row_state(row: Sequence[Any], where: str) -> StreamState:
 
 class SQLiteStore(StateStore):
     """SQLite in WAL mode (``synchronous=NORMAL``): a committed save survives the process being
-    killed; one transaction per :meth:`save`. Safe to share between the threads of one process."""
+    killed; one transaction per :meth:`save`. Safe to share between the threads of one process.
+
+    The file is held with an exclusive lock (``locking_mode=EXCLUSIVE``) while open: SQLite has one
+    writer at a time anyway, and the lock makes the engine's cache of states safe. A second process
+    gets :class:`StoreUnavailableError` saying so; share streams between processes with Redis or
+    PostgreSQL.
+    """
+
+    exclusive = True
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -198,18 +266,27 @@ class SQLiteStore(StateStore):
         if self.path.parent and not self.path.parent.exists():
             raise StoreUnavailableError(f"{self.url}: folder {str(self.path.parent)!r} does not exist")
         try:
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=2)
+            self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS lstmkit_streams (id TEXT PRIMARY KEY, signature TEXT NOT NULL, "
                 "seq INTEGER NOT NULL, updated REAL NOT NULL, output TEXT, state BLOB NOT NULL)")
+            self._db.execute("BEGIN IMMEDIATE")  # take the exclusive lock now, not at the first event
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e):
+                raise StoreUnavailableError(
+                    f"{self.url}: the file is in use by another process or connection (SQLite allows one "
+                    f"at a time; stop it, or share streams through redis:// or postgresql://)") from None
+            raise StoreUnavailableError(f"{self.url}: not a usable SQLite database ({e})") from None
         except sqlite3.DatabaseError as e:
             raise StoreUnavailableError(f"{self.url}: not a usable SQLite database ({e})") from None
         self._lock = threading.Lock()
 
-    def _load(self, ids: list[str]) -> dict[str, StreamState]:
-        out: dict[str, StreamState] = {}
+    def _load_raw(self, ids: list[str]) -> dict[str, Row]:
+        out: dict[str, Row] = {}
         with self._lock:
             for start in range(0, len(ids), 500):
                 part = ids[start:start + 500]
@@ -217,12 +294,10 @@ class SQLiteStore(StateStore):
                     f"SELECT id, signature, seq, updated, output, state FROM lstmkit_streams WHERE id IN "
                     f"({','.join('?' * len(part))})", part).fetchall()
                 for row in rows:
-                    out[row[0]] = _row_state(row, self.url)
+                    out[row[0]] = row
         return out
 
-    def _save(self, states: list[StreamState]) -> None:
-        rows = [(s.stream_id, s.signature, int(s.seq), float(s.updated), s.output, encode_tensors(s.tensors))
-                for s in states]
+    def _save_raw(self, rows: list[Row], expected: dict[str, int] | None) -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -258,7 +333,8 @@ class SQLiteStore(StateStore):
 
 class RedisStore(StateStore):
     """Redis: one hash per stream (``PREFIX:s:ID``) and a set of ids (``PREFIX:ids``); each save is
-    one MULTI/EXEC transaction, so several processes can serve the same streams."""
+    one script run inside MULTI/EXEC that first checks every stream's expected ``seq``, so several
+    processes can serve the same streams without sticky routing."""
 
     def __init__(self, url: str, prefix: str = "lstmkit") -> None:
         import redis
@@ -273,25 +349,48 @@ class RedisStore(StateStore):
     def _key(self, stream_id: str) -> str:
         return f"{self.prefix}:s:{stream_id}"
 
-    def _load(self, ids: list[str]) -> dict[str, StreamState]:
+    # KEYS: the ids set, then one hash per row; ARGV: n, then per row seq-expected (or -1: unchecked),
+    # signature, seq, updated, output, state. All rows are checked before any is written.
+    _SAVE = """
+    local n = tonumber(ARGV[1])
+    for k = 1, n do
+      local want = tonumber(ARGV[1 + (k - 1) * 6 + 1])
+      if want >= 0 then
+        local got = tonumber(redis.call('HGET', KEYS[k + 1], 'seq') or '0')
+        if got ~= want then return k end
+      end
+    end
+    for k = 1, n do
+      local b = 1 + (k - 1) * 6
+      redis.call('HSET', KEYS[k + 1], 'signature', ARGV[b + 2], 'seq', ARGV[b + 3], 'updated', ARGV[b + 4],
+                 'output', ARGV[b + 5], 'state', ARGV[b + 6])
+    end
+    return 0
+    """
+
+    def _load_raw(self, ids: list[str]) -> dict[str, Row]:
         pipe = self._r.pipeline(transaction=False)
         for i in ids:
             pipe.hgetall(self._key(i))
         out = {}
         for i, h in zip(ids, pipe.execute()):
             if h:
-                out[i] = _row_state((i, h[b"signature"].decode(), h[b"seq"], h[b"updated"],
-                                     h[b"output"].decode() if h.get(b"output") else None, h[b"state"]), self.url)
+                out[i] = (i, h[b"signature"].decode(), int(h[b"seq"]), float(h[b"updated"]),
+                          h[b"output"].decode() if h.get(b"output") else None, h[b"state"])
         return out
 
-    def _save(self, states: list[StreamState]) -> None:
+    def _save_raw(self, rows: list[Row], expected: dict[str, int] | None) -> None:
+        keys = [f"{self.prefix}:ids"] + [self._key(r[0]) for r in rows]
+        args: list[Any] = [len(rows)]
+        for sid, signature, seq, updated, output, blob in rows:
+            want = -1 if expected is None else expected.get(sid, -1)
+            args += [want, signature, int(seq), repr(float(updated)), output or "", blob]
         pipe = self._r.pipeline(transaction=True)
-        for s in states:
-            pipe.hset(self._key(s.stream_id), mapping={
-                "signature": s.signature, "seq": int(s.seq), "updated": repr(float(s.updated)),
-                "output": s.output or "", "state": encode_tensors(s.tensors)})
-        pipe.sadd(f"{self.prefix}:ids", *[s.stream_id for s in states])
-        pipe.execute()
+        pipe.eval(self._SAVE, len(keys), *keys, *args)
+        pipe.sadd(keys[0], *[r[0] for r in rows])
+        clash = pipe.execute()[0]
+        if clash:
+            raise ConcurrentUpdateError(f"stream {rows[clash - 1][0]!r} in {self.url}: changed by another process")
 
     def delete(self, ids: Sequence[str]) -> int:
         ids = [check_stream_id(i) for i in ids]
@@ -333,21 +432,39 @@ class PostgresStore(StateStore):
         self._db.autocommit = True
         self._lock = threading.Lock()
 
-    def _load(self, ids: list[str]) -> dict[str, StreamState]:
+    def _load_raw(self, ids: list[str]) -> dict[str, Row]:
         with self._lock:
             rows = self._db.execute(
                 f"SELECT id, signature, seq, updated, output, state FROM {self.table} WHERE id = ANY(%s)", (ids,)
             ).fetchall()
-        return {r[0]: _row_state(r, self.url) for r in rows}
+        return {r[0]: (r[0], r[1], int(r[2]), float(r[3]), r[4], bytes(r[5])) for r in rows}
 
-    def _save(self, states: list[StreamState]) -> None:
-        rows = [(s.stream_id, s.signature, int(s.seq), float(s.updated), s.output, encode_tensors(s.tensors))
-                for s in states]
+    def _save_raw(self, rows: list[Row], expected: dict[str, int] | None) -> None:
+        cols = "(id, signature, seq, updated, output, state) VALUES (%s, %s, %s, %s, %s, %s)"
         with self._lock, self._db.transaction(), self._db.cursor() as cur:
-            cur.executemany(
-                f"INSERT INTO {self.table} (id, signature, seq, updated, output, state) VALUES (%s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (id) DO UPDATE SET signature=EXCLUDED.signature, seq=EXCLUDED.seq, "
-                "updated=EXCLUDED.updated, output=EXCLUDED.output, state=EXCLUDED.state", rows)
+            upsert = rows
+            if expected:
+                # existing rows: lock them, then compare (a concurrent writer waits, then sees the new seq);
+                # new rows: insert only if still absent. Any clash rolls the whole save back.
+                old = [i for i, want in expected.items() if want > 0]
+                got = dict(cur.execute(f"SELECT id, seq FROM {self.table} WHERE id = ANY(%s) FOR UPDATE",
+                                       (old,)).fetchall()) if old else {}
+                for i in old:
+                    if int(got.get(i, 0)) != expected[i]:
+                        raise ConcurrentUpdateError(f"stream {i!r} in {self.url}: changed by another process")
+                upsert = []
+                for r in rows:
+                    if expected.get(r[0]) == 0:
+                        cur.execute(f"INSERT INTO {self.table} {cols} ON CONFLICT (id) DO NOTHING", r)
+                        if cur.rowcount != 1:
+                            raise ConcurrentUpdateError(f"stream {r[0]!r} in {self.url}: created by another process")
+                    else:
+                        upsert.append(r)
+            if upsert:
+                cur.executemany(
+                    f"INSERT INTO {self.table} {cols} "
+                    "ON CONFLICT (id) DO UPDATE SET signature=EXCLUDED.signature, seq=EXCLUDED.seq, "
+                    "updated=EXCLUDED.updated, output=EXCLUDED.output, state=EXCLUDED.state", upsert)
 
     def delete(self, ids: Sequence[str]) -> int:
         ids = [check_stream_id(i) for i in ids]
@@ -405,5 +522,6 @@ def open_store(url: str | None, default_path: str | Path | None = None) -> State
 
 __all__ = [
     "StreamState", "StateStore", "MemoryStore", "SQLiteStore", "RedisStore", "PostgresStore", "open_store",
-    "StateMismatchError", "StoreUnavailableError", "check_stream_id", "encode_tensors", "decode_tensors",
+    "StateMismatchError", "StoreUnavailableError", "ConcurrentUpdateError", "check_stream_id", "encode_tensors",
+    "decode_tensors", "pack_state", "unpack_state",
 ]

@@ -1,0 +1,262 @@
+r"""What the stream engine runs: a model compiled into a one-step program over flat state vectors.
+
+A :class:`StreamProgram` turns a model into three things the engine needs:
+
+* ``encode_many(xs, ids)``: one event's input per stream, validated, as a batch array (``(B, I)``
+  float32 vectors, or ``(B,)`` int64 token ids);
+* ``run(X, S, trace)``: one time step for a batch of streams. ``S`` ``(B, state_size)`` holds each
+  stream's state flattened (``layout`` names the parts, e.g. ``layer0.h``, ``layer0.c``); returns
+  the raw outputs ``Y`` ``(B, out)``, the new states ``(B, state_size)`` and, with ``trace``, the
+  gates of every recurrent layer;
+* ``decode(y, ...)``: the raw output row as the user sees it (a vector for a Sequential; class
+  probabilities, forecast rows or a next-token distribution for the task models).
+
+:class:`SequentialProgram` compiles a :class:`~lstmkit.models.Sequential` built from ``Input``,
+``Embedding``, forward ``LSTM`` / ``GRU`` / ``SimpleRNN``, ``Dropout`` (identity at inference) and
+``Dense`` layers, onto the kernels of :mod:`lstmkit.nn.step`. For a stream with events
+``x_1 .. x_t``, the output of step ``t`` equals ``model.predict(x_1..x_t)`` (a last recurrent layer
+that returns only its final state is stepped as if the sequence ended at that step).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Sequence
+
+import numpy as np
+
+from lstmkit.errors import ConfigError, InputValueError, ShapeError
+
+
+class StreamProgram:
+    """The interface :class:`~lstmkit.stream.engine.StreamEngine` drives (see the module docstring)."""
+
+    kind: str = "model"
+    signature: str = ""
+    state_size: int = 0
+    layout: list[tuple[str, int, int]] = []  # (name, offset, size) in the flat state
+
+    def zeros(self) -> np.ndarray:
+        return np.zeros(self.state_size, np.float32)
+
+    def encode(self, x: Any, stream_id: str) -> Any:
+        raise NotImplementedError
+
+    def encode_many(self, xs: Sequence[Any], ids: Sequence[str]) -> np.ndarray:
+        """All inputs of a call as one array; the first bad one is an error naming its stream."""
+        return np.stack([self.encode(x, sid) for x, sid in zip(xs, ids)])
+
+    def run(self, x: np.ndarray, s: np.ndarray, trace: bool = False):
+        raise NotImplementedError
+
+    def decode(self, y: np.ndarray) -> Any:
+        return y
+
+    def flatten_named(self, tensors: dict[str, np.ndarray]) -> np.ndarray:
+        """A state stored by name (an older record) as this program's flat vector."""
+        flat = self.zeros()
+        for name, off, size in self.layout:
+            if name not in tensors or np.asarray(tensors[name]).size != size:
+                raise ConfigError(f"stored state: part {name!r} of {size} values is missing or of another size")
+            flat[off:off + size] = np.asarray(tensors[name], np.float32).reshape(-1)
+        return flat
+
+    def split(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        return {name: np.array(flat[off:off + size], np.float32) for name, off, size in self.layout}
+
+    def info(self) -> dict[str, Any]:
+        return {"kind": self.kind, "signature": self.signature}
+
+
+def _layer_plan(model: Any) -> list[tuple[str, Any]]:
+    from lstmkit.layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, Input, SimpleRNN
+
+    plan: list[tuple[str, Any]] = []
+    for layer in getattr(model, "layers", None) or []:
+        if isinstance(layer, Input):
+            continue
+        if isinstance(layer, Bidirectional):
+            raise ConfigError(f"layer {layer.name!r}: a Bidirectional layer reads the future, so it cannot be "
+                              "stepped one event at a time; stream a forward-only model")
+        if isinstance(layer, (LSTM, GRU, SimpleRNN)):
+            if getattr(layer, "go_backwards", False):
+                raise ConfigError(f"layer {layer.name!r}: go_backwards=True reads the sequence from its end; "
+                                  "it cannot be stepped one event at a time")
+            plan.append(("lstm" if isinstance(layer, LSTM) else "gru" if isinstance(layer, GRU) else "rnn", layer))
+        elif isinstance(layer, Embedding):
+            plan.append(("embedding", layer))
+        elif isinstance(layer, Dropout):
+            continue
+        elif isinstance(layer, Dense):
+            plan.append(("dense", layer))
+        else:
+            raise ConfigError(f"layer {layer.name!r} ({type(layer).__name__}): not supported by StreamEngine yet "
+                              "(supported: Input, Embedding, LSTM, GRU, SimpleRNN, Dropout, Dense)")
+    if not any(kind in ("lstm", "gru", "rnn") for kind, _ in plan):
+        raise ConfigError("model: no recurrent layer (LSTM, GRU or SimpleRNN); there is no memory to keep")
+    if any(kind == "embedding" for kind, _ in plan[1:]):
+        raise ConfigError("model: an Embedding must be the first layer to be stepped")
+    return plan
+
+
+def model_signature(model: Any) -> str:
+    """sha256 over the model's layer configs and weights: a state written by another model (or the same
+    architecture with other weights) is refused."""
+    h = hashlib.sha256()
+    h.update(json.dumps([layer.get_config() for layer in model.layers], sort_keys=True, default=str).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _cell_weights(cell: Any) -> tuple[Any, Any, Any, Any]:
+    if getattr(cell, "num_layers", 1) != 1 or getattr(cell, "bidirectional", False):
+        raise ConfigError("recurrent layer: only one forward layer per Keras-style layer can be stepped")
+    for part in ("weight_hr_l0", "weight_ci_l0"):
+        if getattr(cell, part, None) is not None:
+            raise ConfigError(f"recurrent layer: {part.split('_')[1]} weights are not supported by the step kernels")
+    if getattr(cell, "layer_norm", False):
+        raise ConfigError("recurrent layer: layer_norm is not supported by the step kernels")
+    return (cell.weight_ih_l0, cell.weight_hh_l0, getattr(cell, "bias_ih_l0", None), getattr(cell, "bias_hh_l0", None))
+
+
+class SequentialProgram(StreamProgram):
+    """A Keras-style Sequential compiled onto :mod:`lstmkit.nn.step` kernels (see the module docstring)."""
+
+    kind = "sequential"
+
+    def __init__(self, model: Any) -> None:
+        from lstmkit.nn.step import DenseStep, GRUStep, LSTMStep, RNNStep
+
+        self.model = model
+        model.eval()
+        self.plan = _layer_plan(model)
+        self.signature = model_signature(model)
+        self.steps: list[tuple[str, Any, Any]] = []   # (kind, kernel, layer)
+        layout: list[tuple[str, int, int]] = []
+        off = 0
+        for i, (kind, layer) in enumerate(self.plan):
+            if kind == "embedding":
+                self.steps.append((kind, layer.embeddings.detach().cpu().float().numpy().copy(), layer))
+            elif kind == "dense":
+                self.steps.append((kind, DenseStep(layer.kernel, layer.bias, layer.activation), layer))
+            else:
+                kernel = {"lstm": LSTMStep, "gru": GRUStep, "rnn": RNNStep}[kind](*_cell_weights(layer.cell))
+                names = [f"layer{i}.h", f"layer{i}.c"] if kind == "lstm" else [f"layer{i}.h"]
+                for name in names:
+                    layout.append((name, off, layer.units))
+                    off += layer.units
+                self.steps.append((kind, kernel, layer))
+        self.layout, self.state_size = layout, off
+        self._offsets = {name: o for name, o, _ in layout}
+        first_kind, first = self.plan[0]
+        self.token_input = first_kind == "embedding"
+        if self.token_input:
+            self.vocabulary, self.mask_zero = int(first.input_dim), bool(getattr(first, "mask_zero", False))
+        else:
+            shape = getattr(first, "built_input_shape", None)
+            if not shape:
+                raise ConfigError("model: not built yet (call it or give Input(shape=...) first)")
+            self.n_in = int(shape[-1])
+        last = self.plan[-1][1]
+        self.out_size = int(last.units if hasattr(last, "units") else last.output_dim)
+
+    # ------------------------------------------------------------------ inputs
+    def encode(self, x: Any, stream_id: str) -> Any:
+        if self.token_input:
+            if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
+                raise InputValueError(f"stream {stream_id!r}: input: expected one token id (an integer), found {x!r}"[:300])
+            if not 0 <= int(x) < self.vocabulary:
+                raise InputValueError(f"stream {stream_id!r}: input: token id must be in 0..{self.vocabulary - 1}, found {x}")
+            if int(x) == 0 and self.mask_zero:
+                raise InputValueError(f"stream {stream_id!r}: input: token id 0 is padding (mask_zero=True), not an event")
+            return np.int64(x)
+        arr = np.asarray(x, dtype=np.float64) if not isinstance(x, (str, bytes)) else None
+        if arr is None or arr.dtype == object:
+            raise InputValueError(f"stream {stream_id!r}: input: expected {self.n_in} number(s), found {x!r}"[:300])
+        arr = arr.reshape(-1) if arr.ndim <= 1 else arr
+        if arr.shape != (self.n_in,):
+            raise ShapeError(f"stream {stream_id!r}: input: expected {self.n_in} number(s) per step, found shape {np.shape(x)}")
+        if not np.isfinite(arr).all():
+            raise InputValueError(f"stream {stream_id!r}: input: NaN or infinite value in {arr.tolist()}"[:300])
+        return arr.astype(np.float32)
+
+    def encode_many(self, xs: Sequence[Any], ids: Sequence[str]) -> np.ndarray:
+        n = len(xs)
+        try:
+            if self.token_input:
+                arr = np.asarray(xs)
+                ok = (arr.shape == (n,) and arr.dtype.kind in "iu"
+                      and (n == 0 or (int(arr.min()) >= (1 if self.mask_zero else 0) and int(arr.max()) < self.vocabulary)))
+                if ok:
+                    return arr.astype(np.int64, copy=False)
+            else:
+                arr = np.asarray(xs)
+                if arr.dtype.kind in "fiu":
+                    arr = arr.astype(np.float32, copy=False)
+                    if self.n_in == 1 and arr.shape == (n,):
+                        arr = arr.reshape(n, 1)
+                    if arr.shape == (n, self.n_in) and np.isfinite(arr).all():
+                        return arr
+        except (ValueError, TypeError):
+            pass
+        return super().encode_many(xs, ids).reshape(n, -1) if not self.token_input else super().encode_many(xs, ids)
+
+    # ------------------------------------------------------------------ one step
+    def run(self, x: np.ndarray, s: np.ndarray, trace: bool = False):
+        """``x`` ``(B, I)`` or ``(B,)`` tokens, ``s`` ``(B, state_size)``: returns ``(Y, S', traces)``."""
+        new = np.empty_like(s)
+        traces: dict[str, dict[str, np.ndarray]] | None = {} if trace else None
+        h = x
+        for i, (kind, kernel, layer) in enumerate(self.steps):
+            if kind == "embedding":
+                h = kernel[h]
+            elif kind == "dense":
+                h = kernel(h)
+            elif kind == "lstm":
+                o_h, units = self._offsets[f"layer{i}.h"], layer.units
+                o_c = self._offsets[f"layer{i}.c"]
+                got = kernel(h, s[:, o_h:o_h + units], s[:, o_c:o_c + units], trace)
+                new[:, o_h:o_h + units], new[:, o_c:o_c + units] = got[0], got[1]
+                if trace:
+                    traces[layer.name] = {**got[2], "cell_state": got[1].copy(), "hidden_state": got[0].copy()}
+                h = got[0]
+            else:
+                o_h, units = self._offsets[f"layer{i}.h"], layer.units
+                got = kernel(h, s[:, o_h:o_h + units], trace)
+                hn = got[0] if trace else got
+                new[:, o_h:o_h + units] = hn
+                if trace:
+                    traces[layer.name] = {**got[1], "hidden_state": hn.copy()}
+                h = hn
+        return h, new, traces
+
+    def info(self) -> dict[str, Any]:
+        if self.token_input:
+            inp: dict[str, Any] = {"kind": "token", "dtype": "int", "vocabulary": self.vocabulary,
+                                   "padding_id": 0 if self.mask_zero else None}
+        else:
+            inp = {"kind": "vector", "dtype": "float32", "shape": [self.n_in]}
+        return {"kind": self.kind, "signature": self.signature, "input": inp,
+                "output": {"kind": "vector", "dtype": "float32", "shape": [self.out_size]},
+                "layers": [type(layer).__name__ for _, layer in self.plan],
+                "state": {name: [size] for name, _, size in self.layout}}
+
+
+def compile_program(model: Any) -> StreamProgram:
+    """The program for any streamable lstmkit model (a Sequential, or a task model; see
+    :mod:`lstmkit.stream.tasks`)."""
+    if isinstance(model, StreamProgram):
+        return model
+    from lstmkit.models import Sequential
+
+    if type(model) is Sequential or (isinstance(model, Sequential) and not hasattr(model, "task_program")):
+        return SequentialProgram(model)
+    from lstmkit.stream.tasks import task_program
+
+    return task_program(model)
+
+
+__all__ = ["StreamProgram", "SequentialProgram", "compile_program", "model_signature"]

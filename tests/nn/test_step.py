@@ -11,7 +11,22 @@ from lstmkit import nn as lnn
 from lstmkit.nn.reference import lstm_step
 from lstmkit.nn.step import TORCH_ELEMENTWISE_FROM, DenseStep, GRUStep, LSTMStep, RNNStep
 
-BATCHES = [1, 3, TORCH_ELEMENTWISE_FROM, TORCH_ELEMENTWISE_FROM + 5]
+BATCHES = [1, 2, 3, 5, TORCH_ELEMENTWISE_FROM, TORCH_ELEMENTWISE_FROM + 5]
+
+
+@pytest.fixture(params=["native", "numpy-torch"])
+def path(request, monkeypatch):
+    """Each LSTM test runs with the compiled cell (lstmkit.nn.native) and without it."""
+    import lstmkit.nn.step as step
+
+    if request.param == "native":
+        from lstmkit.nn.native import load
+
+        if load() is None:
+            pytest.skip("no C compiler here (or LSTMKIT_NATIVE=0): the compiled cell is not built")
+    else:
+        monkeypatch.setattr(step, "_native", lambda: None)
+    return request.param
 
 
 def _data(batch: int, i: int, h: int, seed: int = 0):
@@ -21,7 +36,7 @@ def _data(batch: int, i: int, h: int, seed: int = 0):
 
 
 @pytest.mark.parametrize("batch", BATCHES)
-def test_lstm_step_equals_the_reference_step(batch: int) -> None:
+def test_lstm_step_equals_the_reference_step(batch: int, path: str) -> None:
     torch.manual_seed(1)
     layer = lnn.LSTM(5, 7)
     with torch.no_grad():
@@ -40,6 +55,27 @@ def test_lstm_step_equals_the_reference_step(batch: int) -> None:
     ref2 = lstm_step(x, ref.hidden_state, ref.cell_state, w)
     np.testing.assert_allclose(h2, ref2.hidden_state.detach().numpy(), atol=1e-5, rtol=0)
     np.testing.assert_allclose(c2, ref2.cell_state.detach().numpy(), atol=1e-5, rtol=0)
+    # written into strided slices of a larger state matrix, as the stream engine does
+    state = np.zeros((batch, 20), np.float32)
+    k(x.numpy(), h.numpy(), c.numpy(), out=(state[:, 2:9], state[:, 11:18]))
+    np.testing.assert_allclose(state[:, 2:9], ref.hidden_state.detach().numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(state[:, 11:18], ref.cell_state.detach().numpy(), atol=1e-5, rtol=0)
+
+
+def test_the_compiled_cell_saturates_without_overflow(path: str) -> None:
+    """Pre-activations far outside the usual range: sigmoid/tanh reach 0 and 1, never NaN."""
+    weights = np.zeros((16, 2), np.float32), np.zeros((16, 4), np.float32)
+    bias = np.array([200, -200, 90, -90] * 4, np.float32)
+    k = LSTMStep(*weights, bias, None)
+    x = np.zeros((8, 2), np.float32)
+    h_new, c_new = k(x, np.zeros((8, 4), np.float32), np.full((8, 4), 50.0, np.float32))
+    ref = lstm_step(torch.from_numpy(x), torch.zeros(8, 4), torch.full((8, 4), 50.0),
+                    type(lnn.LSTM(2, 4).direction_weights(0))(torch.from_numpy(weights[0]),
+                                                              torch.from_numpy(weights[1]), torch.from_numpy(bias),
+                                                              torch.zeros(16)))
+    assert np.isfinite(h_new).all() and np.isfinite(c_new).all()
+    np.testing.assert_allclose(c_new, ref.cell_state.numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(h_new, ref.hidden_state.numpy(), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("batch", BATCHES)

@@ -23,9 +23,10 @@ GRU step (PyTorch's ``reset_after`` form, gate order ``r, z, n``)::
 
 SimpleRNN: ``h' = tanh(x @ W_ih^T + h @ W_hh^T + b)``. Dense: ``activation(x @ kernel + bias)``.
 
-For batches of at least :data:`TORCH_ELEMENTWISE_FROM` rows the element-wise passes run through
-torch on the same memory (its vectorised ``tanh`` is faster on large arrays; NumPy's per-call cost
-is lower on small ones). Every kernel is tested equal to the reference step to 1e-5 in float32
+For an LSTM with at least :data:`NATIVE_FROM` rows, the element-wise update runs in one fused pass
+of a small C kernel compiled on first use (:mod:`lstmkit.nn.native`), when a C compiler is there.
+Otherwise batches of at least :data:`TORCH_ELEMENTWISE_FROM` rows use torch's vectorised
+element-wise functions on the same memory, and smaller ones NumPy (whose per-call cost is lower). Every kernel is tested equal to the reference step to 1e-5 in float32
 (``tests/nn/test_step.py``). Kernels are for inference: no autograd.
 """
 
@@ -41,6 +42,23 @@ from lstmkit.errors import ConfigError
 #: batch size from which element-wise passes go through torch instead of NumPy (measured:
 #: benchmarks/stream_engine.py --kernels)
 TORCH_ELEMENTWISE_FROM = 128
+#: batch size from which the compiled cell (:mod:`lstmkit.nn.native`) does the element-wise part,
+#: when it is available (below it, the ctypes call costs about what NumPy's passes cost)
+NATIVE_FROM = 4
+#: batch sizes up to which the compiled whole step (product included) is used, when available
+NATIVE_STEP_UPTO = 3
+
+
+def _native() -> Any:
+    from lstmkit.nn.native import load
+
+    return load()
+
+
+def _native_step() -> Any:
+    from lstmkit.nn.native import load_step
+
+    return load_step()
 
 
 def _f32(t: Any) -> np.ndarray:
@@ -98,16 +116,48 @@ class LSTMStep:
             xh = np.empty((batch, i_n + h + 1), np.float32)
             xh[:, -1] = 1.0
             z = np.empty((batch, 4 * h), np.float32)
-            return {"xh": xh, "z": z, "xh_t": torch.from_numpy(xh), "z_t": torch.from_numpy(z)}
+            got = {"xh": xh, "z": z, "xh_t": torch.from_numpy(xh), "z_t": torch.from_numpy(z)}
+            if batch <= NATIVE_STEP_UPTO:
+                import ctypes
+
+                c_in, h_out, c_out = (np.empty((batch, h), np.float32) for _ in range(3))
+                args = np.array([batch, i_n + h + 1, h, xh.ctypes.data, self.w_torch.data_ptr(), z.ctypes.data,
+                                 c_in.ctypes.data, h_out.ctypes.data, c_out.ctypes.data], np.int64)
+                got.update(c_in=c_in, h_out=h_out, c_out=c_out, args=args, args_ptr=ctypes.c_void_p(args.ctypes.data))
+            return got
 
         self._buf = _Buffers(make)
 
-    def __call__(self, x: np.ndarray, h: np.ndarray, c: np.ndarray, trace: bool = False):
+    def __call__(self, x: np.ndarray, h: np.ndarray, c: np.ndarray, trace: bool = False,
+                 out: tuple[np.ndarray, np.ndarray] | None = None):
+        """One step. ``out``: ``(h_dst, c_dst)`` arrays ``(B, H)`` (rows may be strided) to write the
+        new state into; otherwise new arrays are returned."""
         n, i_n, hid = x.shape[0], self.input_size, self.hidden
         buf = self._buf.get(n)
         xh, z = buf["xh"], buf["z"]
         xh[:, :i_n] = x
         xh[:, i_n:i_n + hid] = h
+        scale = 1.0
+        if n <= NATIVE_STEP_UPTO and not trace:
+            step = _native_step()
+            if step is not None:
+                buf["c_in"][...] = c
+                step(buf["args_ptr"])
+                if out is not None:
+                    out[0][...] = buf["h_out"]
+                    out[1][...] = buf["c_out"]
+                    return out
+                return buf["h_out"].copy(), buf["c_out"].copy()
+        native = _native() if n >= NATIVE_FROM else None
+        if native is not None and not trace:
+            torch.mm(buf["xh_t"], self.w_torch, out=buf["z_t"])
+            h_out, c_out = out if out is not None else (np.empty((n, hid), np.float32), np.empty((n, hid), np.float32))
+            if c.dtype != np.float32 or c.strides[-1] != 4:
+                c = np.ascontiguousarray(c, dtype=np.float32)
+            from lstmkit.nn.native import lstm_cell
+
+            lstm_cell(native, z, c, h_out, c_out)
+            return h_out, c_out
         if n >= TORCH_ELEMENTWISE_FROM:
             zt = buf["z_t"]
             torch.mm(buf["xh_t"], self.w_torch, out=zt)
@@ -115,7 +165,6 @@ class LSTMStep:
             g = zt[:, 3 * hid:].tanh_()
             c_new = torch.addcmul(sig[:, hid:2 * hid] * torch.from_numpy(c), sig[:, :hid], g)
             h_out, c_out = torch.tanh(c_new).mul_(sig[:, 2 * hid:]).numpy(), c_new.numpy()
-            scale = 1.0
         else:
             if n == 1:  # a vector-matrix product: NumPy's call costs least
                 np.dot(xh, self.w, out=z)
@@ -130,6 +179,10 @@ class LSTMStep:
             h_out *= z[:, 2 * hid:3 * hid]
             h_out *= 0.5
             scale = 0.5
+        if out is not None:
+            out[0][...] = h_out
+            out[1][...] = c_out
+            h_out, c_out = out
         if not trace:
             return h_out, c_out
         gates = {"input_gate": z[:, :hid] * scale, "forget_gate": z[:, hid:2 * hid] * scale,
@@ -255,4 +308,4 @@ class DenseStep:
         return self._torch(torch.from_numpy(y)).numpy()
 
 
-__all__ = ["LSTMStep", "GRUStep", "RNNStep", "DenseStep", "TORCH_ELEMENTWISE_FROM"]
+__all__ = ["LSTMStep", "GRUStep", "RNNStep", "DenseStep", "TORCH_ELEMENTWISE_FROM", "NATIVE_FROM"]

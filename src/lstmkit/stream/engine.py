@@ -42,8 +42,8 @@ import numpy as np
 
 from lstmkit.errors import ConfigError, InputValueError, LstmkitError
 from lstmkit.stream.programs import StreamProgram, compile_program, model_signature
-from lstmkit.stream.stores import (ConcurrentUpdateError, StateMismatchError, StateStore, check_stream_id, open_store,
-                                   pack_state, unpack_state)
+from lstmkit.stream.stores import (MAGIC, ConcurrentUpdateError, StateMismatchError, StateStore, check_stream_id,
+                                   open_store, unpack_state)
 
 
 class SequenceError(InputValueError):
@@ -65,13 +65,9 @@ class StreamInfo:
     tensors: dict[str, np.ndarray]
 
 
-class _Stream:
-    """One stream's state as the engine holds it: ``seq``, flat ``state``, last raw ``output``, time."""
-
-    __slots__ = ("seq", "state", "output", "updated")
-
-    def __init__(self, seq: int, state: np.ndarray, output: np.ndarray | None, updated: float | None) -> None:
-        self.seq, self.state, self.output, self.updated = seq, state, output, updated
+# One stream's state as the engine holds it, a plain tuple (cheapest to make):
+# (seq, flat state float32, last raw output float32, update time)
+_Stream = tuple
 
 
 _ID_OK: set[str] = set()  # ids already checked (bounded below)
@@ -210,7 +206,7 @@ class StreamEngine:
                 if state.size != self.program.state_size:
                     raise StateMismatchError(f"stream {sid!r} in {self.store.url}: stored state has {state.size} "
                                              f"values, this model {self.program.state_size}")
-                found[sid] = _Stream(int(seq), state, out, float(updated))
+                found[sid] = (int(seq), state, out, float(updated))
         return found
 
     def _apply(self, groups: Sequence[Sequence[Any]], trace: bool) -> list[list[Any] | LstmkitError]:
@@ -225,7 +221,7 @@ class StreamEngine:
                 results[g] = e
         all_ids = list(dict.fromkeys(i for _, ids, _, _ in parsed for i in ids))
         current = self._load(all_ids)
-        last = {i: current[i].seq for i in current}
+        last = {i: c[0] for i, c in current.items()}
         nxt = dict(last)
         cap = self.max_streams
         known = self._stream_count() if cap is not None and any(i not in current for i in all_ids) else 0
@@ -265,11 +261,12 @@ class StreamEngine:
             for k, sid, seq, step in plan:
                 applied.append((g, k, sid, seq, step))
         # run: round r holds the r-th new event of every stream (usually one round)
-        state = {i: s.state for i, s in current.items()}
-        output = {i: s.output for i, s in current.items()}
+        state = {i: c[1] for i, c in current.items()}
+        output = {i: c[2] for i, c in current.items()}
         xrows = {g: x for g, _, x, _ in parsed}
         todo = [a for a in applied if a[4]]
-        rounds: list[list[tuple[int, int, str, int, Any]]]
+        repeats = len(todo) != len(applied)
+        rounds: list[list[tuple[int, int, str, int, bool]]]
         if len({a[2] for a in todo}) == len(todo):
             rounds = [todo] if todo else []
         else:
@@ -282,47 +279,58 @@ class StreamEngine:
                     rounds.append([])
                 rounds[r].append(a)
         zeros = self.program.zeros()
-        by_event: dict[tuple[str, int], tuple[np.ndarray, Any]] = {}
+        ns = self.program.state_size
+        stepped: dict[tuple[str, int], np.ndarray] = {}
+        traced: dict[tuple[int, int], Any] = {}
         for batch in rounds:
             s = np.stack([state.get(a[2], zeros) for a in batch])
-            if len(parsed) == 1:
-                x = xrows[batch[0][0]][[a[1] for a in batch]] if len(batch) != len(xrows[batch[0][0]]) else xrows[batch[0][0]]
+            first = xrows[batch[0][0]]
+            if len(parsed) == 1 and len(batch) == len(first):
+                x = first
+            elif len(parsed) == 1:
+                x = first[[a[1] for a in batch]]
             else:
                 x = np.stack([xrows[a[0]][a[1]] for a in batch])
             y, s_new, traces = self.program.run(x, s, trace)
+            packed = np.concatenate([s_new, y.reshape(len(batch), -1)], axis=1)
             for n, a in enumerate(batch):
-                state[a[2]] = s_new[n]
-                output[a[2]] = y[n]
-                by_event[(a[2], a[3])] = (y[n], None if traces is None else
-                                          {layer: {k: v[n].copy() for k, v in gates.items()} for layer, gates in traces.items()})
+                row = packed[n].copy()   # one small array per stream: no call's batch is kept alive
+                sid = a[2]
+                state[sid], output[sid] = row[:ns], row[ns:]
+                results[a[0]][a[1]] = row[ns:]  # type: ignore[index]
+                if repeats:
+                    stepped[(sid, a[3])] = row[ns:]
+                if traces is not None:
+                    traced[(a[0], a[1])] = {layer: {k: v[n].copy() for k, v in gates.items()}
+                                            for layer, gates in traces.items()}
         # save every changed stream in one write, then make it visible
         now = time.time()
         changed = [i for i in nxt if nxt[i] != last.get(i, 0)]
         if changed:
-            rows = [(i, self.signature, nxt[i], now, None, pack_state(state[i], output[i])) for i in changed]
+            head = MAGIC + ns.to_bytes(4, "little")
+            sig = self.signature
+            rows = [(i, sig, nxt[i], now, None,
+                     head + state[i].tobytes() + output[i].tobytes()) for i in changed]
             self.store.save_raw(rows, None if self._cached else {i: last.get(i, 0) for i in changed})
             if self._cached:
                 hot = self._hot
                 for i in changed:
-                    hot[i] = _Stream(nxt[i], state[i], output[i], now)
+                    hot[i] = (nxt[i], state[i], output[i], now)
                 if len(hot) > self.cache_size:
                     for i in list(hot)[: len(hot) - self.cache_size]:
                         del hot[i]
             if self._count is not None:
                 self._count += len(new_streams)
-        # answers
-        decode = self.program.decode
+        # answers: repeats get the recorded result of that seq, without stepping again
+        decode = self.program.decode if type(self.program).decode is not StreamProgram.decode else None
         for g, k, sid, seq, step in applied:
-            if step:
-                y, tr = by_event[(sid, seq)]
-                out = decode(y)
-            else:  # a repeat: the recorded result of that seq, without stepping again
-                y, tr = by_event.get((sid, seq), (None, {}))
-                if y is None:
-                    y = current[sid].output
-                out = decode(np.array(y, copy=True))
-                tr = {}
-            results[g][k] = (out, tr or {}) if trace else out  # type: ignore[index]
+            if not step:
+                y = stepped.get((sid, seq))
+                results[g][k] = np.array(current[sid][2] if y is None else y, copy=True)  # type: ignore[index]
+            if decode is not None:
+                results[g][k] = decode(results[g][k])  # type: ignore[index]
+            if trace:
+                results[g][k] = (results[g][k], traced.get((g, k), {}))  # type: ignore[index]
         self.group_seqs = seqs_out
         return results
 
@@ -341,7 +349,7 @@ class StreamEngine:
             got = self._load([sid]).get(sid)
         if got is None:
             return StreamInfo(sid, 0, None, self.program.split(self.program.zeros()))
-        return StreamInfo(sid, got.seq, got.updated, self.program.split(got.state))
+        return StreamInfo(sid, got[0], got[3], self.program.split(got[1]))
 
     def reset(self, stream_id: str) -> None:
         """Forget the stream's memory (its next event is seq 1 again)."""

@@ -218,8 +218,8 @@ class SequentialProgram(StreamProgram):
             elif kind == "lstm":
                 o_h, units = self._offsets[f"layer{i}.h"], layer.units
                 o_c = self._offsets[f"layer{i}.c"]
-                got = kernel(h, s[:, o_h:o_h + units], s[:, o_c:o_c + units], trace)
-                new[:, o_h:o_h + units], new[:, o_c:o_c + units] = got[0], got[1]
+                got = kernel(h, s[:, o_h:o_h + units], s[:, o_c:o_c + units], trace,
+                             out=(new[:, o_h:o_h + units], new[:, o_c:o_c + units]))
                 if trace:
                     traces[layer.name] = {**got[2], "cell_state": got[1].copy(), "hidden_state": got[0].copy()}
                 h = got[0]

@@ -8,7 +8,7 @@ import pytest
 import torch
 from stream_stores import store  # noqa: F401  (the fixture: every store kind)
 
-from lstmkit.errors import ConfigError, InputValueError
+from lstmkit.errors import ConfigError, InputValueError, LstmkitError
 from lstmkit.layers import GRU, LSTM, Bidirectional, Dense, Embedding, Input, SimpleRNN
 from lstmkit.models import Sequential
 from lstmkit.stream.engine import SequenceError, StreamEngine
@@ -128,3 +128,107 @@ def test_limits_and_unsupported_models():
     with pytest.raises(ConfigError, match="max_streams"):
         StreamEngine(model, max_streams=0)
     assert isinstance(open_store("memory://").ids(), list)
+
+
+def test_step_groups_apply_or_refuse_each_group_alone():
+    model = _float_model()
+    x = np.random.default_rng(7).standard_normal((4, 3)).astype(np.float32)
+    eng = StreamEngine(model)
+    got = eng.step_groups([
+        [("a", x[0], 1), ("a", x[1], 2)],          # fine
+        [("b", x[0], 1), ("b", x[1], 3)],          # a gap: refused whole
+        [("a", x[2], None), ("c", [1.0, 2.0], 1)],  # a bad shape: refused whole
+        [("a", x[2], 3), ("b", x[3], 1)],          # sees the first group's numbers
+    ])
+    assert isinstance(got[1], SequenceError) and "seq 3 refused" in str(got[1])
+    assert isinstance(got[2], LstmkitError) and "expected 3 number(s)" in str(got[2])
+    assert eng.group_seqs == [[1, 2], [], [], [3, 1]]
+    ref = _prefix_outputs(model, x[None, :3])[0]
+    np.testing.assert_allclose(np.stack(got[0] + [got[3][0]]), ref, atol=1e-5)
+    assert eng.state("a").seq == 3 and eng.state("b").seq == 1 and eng.state("c").seq == 0
+
+
+def test_the_gate_trace_equals_the_reference_gates():
+    from lstmkit.nn.reference import lstm_step
+
+    torch.manual_seed(0)
+    model = Sequential([Input(shape=(None, 3)), LSTM(5), Dense(2)])
+    x = np.random.default_rng(8).standard_normal((3, 3)).astype(np.float32)
+    eng = StreamEngine(model)
+    w = model.layers[0].cell.direction_weights(0)
+    h = c = torch.zeros(1, 5)
+    for t in range(3):
+        y, gates = eng.step("g", x[t], trace=True)
+        ref = lstm_step(torch.from_numpy(x[t:t + 1]), h, c, w)
+        h, c = ref.hidden_state, ref.cell_state
+        layer = gates[model.layers[0].name]
+        for name in ("input_gate", "forget_gate", "candidate", "output_gate", "cell_state", "hidden_state"):
+            np.testing.assert_allclose(layer[name], getattr(ref, name)[0].detach().numpy(), atol=1e-5)
+    y_again, none = eng.step("g", x[2], 3, trace=True)   # a repeat: the recorded output, no gates
+    np.testing.assert_array_equal(y_again, y) and none == {}
+
+
+def test_a_state_saved_by_the_first_version_still_loads(tmp_path):
+    """Records written before the compact format (safetensors by name, the output as JSON) continue."""
+    import json as _json
+
+    from lstmkit.stream.programs import model_signature
+    from lstmkit.stream.stores import StreamState
+
+    model = _float_model()
+    x = np.random.default_rng(9).standard_normal((4, 3)).astype(np.float32)
+    ref = StreamEngine(model)
+    outs = [ref.step("old", x[t]) for t in range(4)]
+    tensors = ref.state("old")  # the state after 4 steps, by name
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = open_store(url)
+    after2 = StreamEngine(model)
+    [after2.step("old", x[t]) for t in range(2)]
+    store.save([StreamState("old", model_signature(model), 2, after2.state("old").tensors,
+                            output=_json.dumps(outs[1].tolist()))])
+    store.close()
+    eng = StreamEngine(model, url)
+    np.testing.assert_allclose(eng.step("old", x[1], 2), outs[1], atol=1e-6)   # the recorded answer
+    np.testing.assert_allclose(np.stack([eng.step("old", x[t]) for t in (2, 3)]), np.stack(outs[2:]), atol=1e-5)
+    for k, v in tensors.tensors.items():
+        np.testing.assert_allclose(eng.state("old").tensors[k], v, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["redis", "postgres"])
+def test_two_engines_on_one_shared_store_never_lose_an_event(kind, tmp_path):
+    """Two engines (two connections, as two processes would have) step the same streams from two
+    threads at once with seq=None: every event is applied exactly once (compare-and-set saves)."""
+    import threading
+
+    from stream_stores import _open
+
+    model = _float_model()
+    first, cleanup = _open(kind, tmp_path)
+    second = open_store(first.url)
+    engines = [StreamEngine(model, first), StreamEngine(model, second)]
+    x = np.full(3, 0.25, np.float32)   # one input for every event: the state depends only on the count
+    per_thread, streams = 25, ["shared-1", "shared-2"]
+    errors: list[BaseException] = []
+
+    def work(eng):
+        try:
+            for _ in range(per_thread):
+                eng.step_many([(sid, x, None) for sid in streams])
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(e,)) for e in engines]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    try:
+        assert not errors, errors
+        solo = StreamEngine(model)
+        want = [solo.step("one", x) for _ in range(2 * per_thread)][-1]
+        for sid in streams:
+            assert engines[0].state(sid).seq == 2 * per_thread
+            np.testing.assert_allclose(engines[1].step(sid, x, 2 * per_thread), want, atol=1e-5)
+    finally:
+        if cleanup is not None:
+            cleanup()
+        second.close()
+        first.close()

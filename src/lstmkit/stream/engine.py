@@ -22,7 +22,8 @@ request): each is applied or refused as a whole, all are stepped together and sa
 a store only this process uses (memory, SQLite: ``store.exclusive``) the engine also keeps the states
 it wrote in a cache and reads the store only for streams not in it. With a shared store (Redis,
 PostgreSQL) it loads every stream it steps and saves with a compare-and-set on ``seq``; if another
-process stepped one of them meanwhile, the call is redone on the fresh states (up to 3 times).
+process stepped one of them meanwhile, the call is redone on the fresh states (with a jittered
+back-off, up to :data:`CONFLICT_RETRIES` times; then :class:`~lstmkit.stream.stores.ConcurrentUpdateError`).
 
 **Limits.** ``max_streams``: a call that would start more streams than that first deletes the
 streams idle for longer than ``ttl`` (when set); if still full, the groups that start new streams
@@ -33,6 +34,7 @@ are refused with :class:`CapacityError`; a live stream is never evicted to make 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -44,6 +46,10 @@ from lstmkit.errors import ConfigError, InputValueError, LstmkitError
 from lstmkit.stream.programs import StreamProgram, compile_program, model_signature
 from lstmkit.stream.stores import (MAGIC, ConcurrentUpdateError, StateMismatchError, StateStore, check_stream_id,
                                    open_store, unpack_state)
+
+
+#: how often a call is redone when another process changed one of its streams meanwhile (shared stores)
+CONFLICT_RETRIES = 50
 
 
 class SequenceError(InputValueError):
@@ -150,12 +156,13 @@ class StreamEngine:
         (:class:`~lstmkit.stream.stores.StoreUnavailableError`) is raised: nothing was applied.
         """
         with self._lock:
-            for attempt in range(3):
+            for attempt in range(CONFLICT_RETRIES):
                 try:
                     return self._apply(groups, trace)
                 except ConcurrentUpdateError:
-                    if attempt == 2:
+                    if attempt == CONFLICT_RETRIES - 1:
                         raise
+                    time.sleep(random.uniform(0, min(0.02, 0.001 * (attempt + 1))))  # jittered back-off
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _parse(self, group: Sequence[Any]) -> tuple[list[str], Any, list[int | None]]:

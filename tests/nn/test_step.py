@@ -111,7 +111,7 @@ def test_dense_step_equals_the_layer(activation: str) -> None:
     x = torch.randn(9, 3)
     with torch.no_grad():
         want = layer(x).numpy()
-    k = DenseStep(layer.kernel, layer.bias, activation)
+    k = DenseStep(layer.kernel, layer.bias, activation, layer._activation_fn)
     np.testing.assert_allclose(k(x.numpy()), want, atol=1e-5, rtol=0)
 
 

@@ -285,20 +285,20 @@ _NUMPY_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 class DenseStep:
-    """``activation(x @ kernel + bias)``; ``kernel`` ``(I, O)`` (Keras layout), ``activation`` a
-    name from :data:`lstmkit.layers.activations.ACTIVATIONS` or a torch function."""
+    """``activation(x @ kernel + bias)``; ``kernel`` ``(I, O)`` (Keras layout). ``activation``: a
+    name; ``linear``, ``relu``, ``tanh``, ``sigmoid`` and ``softmax`` run in NumPy, any other needs
+    ``fn``, the torch function (e.g. the layer's own), applied to the same memory."""
 
-    def __init__(self, kernel: Any, bias: Any = None, activation: str | Callable = "linear") -> None:
+    def __init__(self, kernel: Any, bias: Any = None, activation: str = "linear",
+                 fn: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         k = _f32(kernel)
         b = np.zeros(k.shape[1], np.float32) if bias is None else _f32(bias)
         self.w = np.ascontiguousarray(np.concatenate([k, b[None, :]], axis=0))
         self.input_size, self.units = k.shape
-        self._np = _NUMPY_ACTIVATIONS.get(activation) if isinstance(activation, str) else None
-        self._torch = activation if callable(activation) else None
-        if self._np is None and self._torch is None:
-            from lstmkit.layers.activations import get_activation
-
-            self._torch = get_activation(activation)
+        self._np = _NUMPY_ACTIVATIONS.get(activation)
+        self._torch = fn
+        if self._np is None and fn is None:
+            raise ConfigError(f"DenseStep: activation {activation!r} needs its torch function (fn=...)")
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         y = x @ self.w[:-1]

@@ -43,7 +43,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from lstmkit.errors import ConfigError, InputValueError, LstmkitError
-from lstmkit.stream.programs import StreamProgram, compile_program, model_signature
+from lstmkit.stream.programs import SequentialProgram, StreamProgram, model_signature
 from lstmkit.stream.stores import (MAGIC, ConcurrentUpdateError, StateMismatchError, StateStore, check_stream_id,
                                    open_store, unpack_state)
 
@@ -69,6 +69,20 @@ class StreamInfo:
     seq: int
     updated: float | None
     tensors: dict[str, np.ndarray]
+
+
+def compile_program(model: Any) -> StreamProgram:
+    """The program for any streamable lstmkit model: a Sequential (:class:`SequentialProgram`) or a
+    task model (:func:`lstmkit.stream.tasks.task_program`); a program is used as it is."""
+    if isinstance(model, StreamProgram):
+        return model
+    from lstmkit.models import Sequential
+
+    if type(model) is Sequential:
+        return SequentialProgram(model)
+    from lstmkit.stream.tasks import task_program
+
+    return task_program(model)
 
 
 # One stream's state as the engine holds it, a plain tuple (cheapest to make):

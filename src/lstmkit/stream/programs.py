@@ -141,7 +141,7 @@ class SequentialProgram(StreamProgram):
             if kind == "embedding":
                 self.steps.append((kind, layer.embeddings.detach().cpu().float().numpy().copy(), layer))
             elif kind == "dense":
-                self.steps.append((kind, DenseStep(layer.kernel, layer.bias, layer.activation), layer))
+                self.steps.append((kind, DenseStep(layer.kernel, layer.bias, layer.activation, layer._activation_fn), layer))
             else:
                 kernel = {"lstm": LSTMStep, "gru": GRUStep, "rnn": RNNStep}[kind](*_cell_weights(layer.cell))
                 names = [f"layer{i}.h", f"layer{i}.c"] if kind == "lstm" else [f"layer{i}.h"]
@@ -245,18 +245,4 @@ class SequentialProgram(StreamProgram):
                 "state": {name: [size] for name, _, size in self.layout}}
 
 
-def compile_program(model: Any) -> StreamProgram:
-    """The program for any streamable lstmkit model (a Sequential, or a task model; see
-    :mod:`lstmkit.stream.tasks`)."""
-    if isinstance(model, StreamProgram):
-        return model
-    from lstmkit.models import Sequential
-
-    if type(model) is Sequential or (isinstance(model, Sequential) and not hasattr(model, "task_program")):
-        return SequentialProgram(model)
-    from lstmkit.stream.tasks import task_program
-
-    return task_program(model)
-
-
-__all__ = ["StreamProgram", "SequentialProgram", "compile_program", "model_signature"]
+__all__ = ["StreamProgram", "SequentialProgram", "model_signature"]

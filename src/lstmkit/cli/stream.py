@@ -11,7 +11,8 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("replay")
     def replay_command(
-        model: Annotated[Path, typer.Argument(help="An lstmkit Sequential model file with recurrent layers.")],
+        model: Annotated[Path, typer.Argument(help="An lstmkit model file whose network is recurrent: a Sequential, "
+                                                   "Forecaster, SequenceClassifier, TextClassifier or language model.")],
         events: Annotated[Path, typer.Argument(help="CSV: stream_id,seq,values... (seq empty: the next number).")],
         store: Annotated[Optional[str], typer.Option(
             "--store", help="memory://, sqlite:///FILE (default: MODEL.streams.db beside the model), "
@@ -22,13 +23,10 @@ def register(app: typer.Typer) -> None:
         """Feed a file of events through the stream engine, keeping each stream's memory in the store."""
         from rich.progress import Progress
 
-        from lstmkit.models import load
-        from lstmkit.stream.engine import StreamEngine
+        from lstmkit.stream.engine import open_engine
         from lstmkit.stream.replay import replay
-        from lstmkit.stream.stores import open_store
 
-        net = load(model)
-        engine = StreamEngine(net, open_store(store, default_path=Path(str(model) + ".streams.db")))
+        engine = open_engine(model, store)
         try:
             with Progress(transient=True) as bar:
                 task = bar.add_task("events", total=None)

@@ -2,13 +2,16 @@
 
 The events file is a CSV with a header: ``stream_id``, ``seq`` (empty: the next number), then one
 column per input value (``x0, x1, ...``, any names; one column of token ids for a model that starts
-with an Embedding). Rows are applied in file order, ``batch`` rows per :meth:`StreamEngine.step_many`
-call (each call one atomic save). The outputs are written as ``stream_id, seq, y0, y1, ...``.
+with an Embedding; for a text classifier or a language model, the rest of the row is a token id or a
+text chunk). Rows are applied in file order, ``batch`` rows per :meth:`StreamEngine.step_many`
+call (each call one atomic save). The outputs are written as ``stream_id, seq, y0, y1, ...``, or
+``stream_id, seq, output`` with the JSON of a task model's output (class probabilities, forecast rows, next tokens).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +30,7 @@ class ReplayResult:
     store: str
 
 
-def _row(cells: list[str], line: int, path: Path, token_input: bool) -> tuple[str, Any, int | None]:
+def _row(cells: list[str], line: int, path: Path, token_input: bool, text_input: bool = False) -> tuple[str, Any, int | None]:
     if len(cells) < 3:
         raise DataError(f"{path}, line {line}: expected stream_id, seq and at least one value, found {len(cells)} field(s)")
     sid, seq_text, values = cells[0].strip(), cells[1].strip(), cells[2:]
@@ -35,6 +38,10 @@ def _row(cells: list[str], line: int, path: Path, token_input: bool) -> tuple[st
         seq = None if seq_text == "" else int(seq_text)
     except ValueError:
         raise DataError(f"{path}, line {line}: seq: expected an integer or nothing, found {seq_text!r}") from None
+    if text_input:  # a text model: the rest of the row is one token id or a text chunk
+        text = ",".join(values)
+        stripped = text.strip()
+        return sid, (int(stripped) if stripped.isdigit() else text), seq
     try:
         nums = [float(v) for v in values]
     except ValueError:
@@ -54,7 +61,9 @@ def replay(engine: Any, events_path: str | Path, output: str | Path | None = Non
     path = Path(events_path)
     if not path.is_file():
         raise DataError(f"events file {str(path)!r} does not exist")
-    token_input = engine.plan[0][0] == "embedding"
+    kind = engine.info().get("input", {}).get("kind")
+    token_input = kind == "token"
+    text_input = kind == "tokens"
     out_file = None
     writer = None
     n = 0
@@ -80,10 +89,12 @@ def replay(engine: Any, events_path: str | Path, output: str | Path | None = Non
                 except LstmkitError as e:
                     raise type(e)(f"{path}, lines {first_line}-{last_line}: {e}") from None
                 if writer is not None:
+                    as_json = isinstance(ys[0], dict)  # a task model's output: one JSON column
                     if n == 0:
-                        writer.writerow(["stream_id", "seq", *[f"y{i}" for i in range(np.size(ys[0]))]])
+                        writer.writerow(["stream_id", "seq", *(["output"] if as_json else
+                                                               [f"y{i}" for i in range(np.size(ys[0]))])])
                     for (sid, _, _), seq, y in zip(chunk, engine.last_seqs, ys):
-                        writer.writerow([sid, seq, *np.ravel(y).tolist()])
+                        writer.writerow([sid, seq, json.dumps(y)] if as_json else [sid, seq, *np.ravel(y).tolist()])
                 for sid, _, _ in chunk:
                     streams.add(sid)
                 n += len(chunk)
@@ -95,7 +106,7 @@ def replay(engine: Any, events_path: str | Path, output: str | Path | None = Non
             for line, cells in enumerate(reader, start=2):
                 if not cells:
                     continue
-                chunk.append(_row(cells, line, path, token_input))
+                chunk.append(_row(cells, line, path, token_input, text_input))
                 if len(chunk) >= batch:
                     flush(line)
                     first_line = line + 1

@@ -896,7 +896,7 @@ class LanguageModelProgram(_TokenProgram):
         return np.concatenate(parts, axis=1).astype(np.float32), new, traces
 
     def decode(self, y: np.ndarray) -> dict[str, Any]:
-        from lstmkit.data.corpus import EOS
+        from lstmkit.data.corpus import EOS, join_tokens
 
         k, n, ntok, events, last = (int(v) for v in y[:5])
         ids = [int(v) for v in y[5:5 + k]]
@@ -904,18 +904,9 @@ class LanguageModelProgram(_TokenProgram):
         cont = [int(v) for v in y[5 + 2 * k:5 + 2 * k + n]]
         itos = self.vocab.itos
         words = [itos[i] for i in cont]
-        if self.vocab.level == "char":
-            text = "".join(words)
-        else:
-            at_start, pieces = itos[last] == EOS, []
-            for w in words:
-                if w == EOS:
-                    pieces.append("\n")
-                    at_start = True
-                else:
-                    pieces.append(w if at_start else " " + w)
-                    at_start = False
-            text = "".join(pieces)
+        text = join_tokens(words, self.vocab.level)
+        if self.vocab.level != "char" and words and itos[last] != EOS and words[0] != EOS:
+            text = " " + text  # words continue the line the stream is on
         out: dict[str, Any] = {
             "next": [{"token": itos[i], "id": i, "p": p} for i, p in zip(ids, probs)],
             "continuation": text, "continuation_ids": cont, "tokens": ntok,

@@ -120,3 +120,11 @@ def test_lstm_step_rejects_mismatched_weights() -> None:
 
     with pytest.raises(ConfigError, match="weight_hh must be"):
         LSTMStep(np.zeros((8, 3), np.float32), np.zeros((8, 3), np.float32))
+
+
+def test_loading_the_compiled_cell_leaves_the_process_float_mode_alone(path: str) -> None:
+    """No flush-to-zero: subnormal numbers still exist after the native library is loaded and run."""
+    k = LSTMStep(np.ones((8, 2), np.float32), np.ones((8, 2), np.float32))
+    k(np.ones((5, 2), np.float32), np.zeros((5, 2), np.float32), np.zeros((5, 2), np.float32))
+    tiny = np.float32(1e-40)   # a float32 subnormal
+    assert tiny != 0 and tiny * np.float32(1.0) != 0 and float(torch.tensor(1e-40) * 1.0) != 0

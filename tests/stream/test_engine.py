@@ -119,7 +119,7 @@ def test_limits_and_unsupported_models():
     eng.step("c", [1.0, 2.0, 3.0])
     eng.reset("c")
     assert eng.state("c").seq == 0
-    with pytest.raises(InputValueError, match="NaN or infinite"):
+    with pytest.raises(InputValueError, match="NaN, infinite"):
         eng.step("c", [np.nan, 0.0, 0.0])
     with pytest.raises(Exception, match=r"expected 3 number\(s\) per step"):
         eng.step("c", [1.0, 2.0])

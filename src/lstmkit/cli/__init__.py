@@ -224,6 +224,11 @@ from lstmkit.cli import inspect as inspect_command  # noqa: E402
 
 inspect_command.register(app)
 
+# `lstmkit serve MODEL --token-file FILE`: the HTTP service over the stream engine (a root command).
+from lstmkit.cli import serve as serve_command  # noqa: E402
+
+serve_command.register(app)
+
 
 if __name__ == "__main__":  # pragma: no cover
     app()

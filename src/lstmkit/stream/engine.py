@@ -196,7 +196,12 @@ class StreamEngine:
             ids.append(sid)
             xs.append(ev[1])
             seqs.append(None if seq is None else int(seq))
-        return ids, self.program.encode_many(xs, ids) if xs else None, seqs
+        try:
+            return ids, self.program.encode_many(xs, ids) if xs else None, seqs
+        except LstmkitError:
+            raise
+        except (TypeError, ValueError, OverflowError, KeyError, IndexError) as e:  # never a 5xx for an input
+            raise InputValueError(f"input: not a valid input for this model ({type(e).__name__}: {e})"[:300]) from None
 
     def _load(self, ids: list[str]) -> dict[str, _Stream]:
         """The current state of ``ids`` that exist (cache first for an exclusive store)."""

@@ -173,15 +173,21 @@ class SequentialProgram(StreamProgram):
             if int(x) == 0 and self.mask_zero:
                 raise InputValueError(f"stream {stream_id!r}: input: token id 0 is padding (mask_zero=True), not an event")
             return np.int64(x)
-        arr = np.asarray(x, dtype=np.float64) if not isinstance(x, (str, bytes)) else None
-        if arr is None or arr.dtype == object:
+        try:
+            arr = np.asarray(x) if not isinstance(x, (str, bytes, dict)) else None
+        except (TypeError, ValueError):  # ragged lists and the like
+            arr = None
+        if arr is None or arr.dtype.kind not in "fiu":
             raise InputValueError(f"stream {stream_id!r}: input: expected {self.n_in} number(s), found {x!r}"[:300])
         arr = arr.reshape(-1) if arr.ndim <= 1 else arr
         if arr.shape != (self.n_in,):
             raise ShapeError(f"stream {stream_id!r}: input: expected {self.n_in} number(s) per step, found shape {np.shape(x)}")
-        if not np.isfinite(arr).all():
-            raise InputValueError(f"stream {stream_id!r}: input: NaN or infinite value in {arr.tolist()}"[:300])
-        return arr.astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = arr.astype(np.float32)
+        if not np.isfinite(out).all():
+            raise InputValueError(f"stream {stream_id!r}: input: NaN, infinite or beyond float32 range "
+                                  f"(|x| > 3.4e38) value in {arr.tolist()}"[:300])
+        return out
 
     def encode_many(self, xs: Sequence[Any], ids: Sequence[str]) -> np.ndarray:
         n = len(xs)
@@ -195,12 +201,13 @@ class SequentialProgram(StreamProgram):
             else:
                 arr = np.asarray(xs)
                 if arr.dtype.kind in "fiu":
-                    arr = arr.astype(np.float32, copy=False)
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        arr = arr.astype(np.float32, copy=False)
                     if self.n_in == 1 and arr.shape == (n,):
                         arr = arr.reshape(n, 1)
                     if arr.shape == (n, self.n_in) and np.isfinite(arr).all():
                         return arr
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             pass
         return super().encode_many(xs, ids).reshape(n, -1) if not self.token_input else super().encode_many(xs, ids)
 

@@ -144,20 +144,47 @@ class StateStore(ABC):
     #: only this process reads and writes it (memory, SQLite), so the engine may cache states it wrote
     exclusive: bool = False
 
+    def _failures(self) -> tuple[type[BaseException], ...]:
+        """The backend's own exceptions that mean "the store failed" (raised as StoreUnavailableError)."""
+        return ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every store's ``delete``, ``ids`` and ``count`` turn a backend failure into StoreUnavailableError."""
+        super().__init_subclass__(**kwargs)
+        for name, what in (("delete", "deleting streams"), ("ids", "listing streams"), ("count", "counting streams")):
+            fn = cls.__dict__.get(name)
+            if fn is not None and not getattr(fn, "_guarded", False):
+                def guarded(self: StateStore, *args: Any, _fn: Any = fn, _what: str = what) -> Any:
+                    return self._guard(_what, _fn, self, *args)
+
+                guarded._guarded = True  # type: ignore[attr-defined]
+                guarded.__doc__, guarded.__name__ = fn.__doc__, name
+                setattr(cls, name, guarded)
+
+    def _guard(self, what: str, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except LstmkitError:
+            raise
+        except self._failures() as e:
+            raise StoreUnavailableError(f"{self.url}: {what} failed ({type(e).__name__}: "
+                                        f"{' '.join(str(e).split())})"[:300]) from None
+
     def load_raw(self, ids: Sequence[str]) -> dict[str, Row]:
         """The stored rows of ``ids`` (validated), undecoded: ``(id, signature, seq, updated, output, blob)``."""
-        return self._load_raw(list(ids))
+        return self._guard("reading states", self._load_raw, list(ids))
 
     def save_raw(self, rows: list[Row], expected: dict[str, int] | None = None) -> None:
         """Write rows atomically. ``expected``: ``{id: seq it must still have (0: absent)}``; the shared
-        stores check it and raise :class:`ConcurrentUpdateError` (writing nothing) on a change."""
+        stores check it and raise :class:`ConcurrentUpdateError` (writing nothing) on a change. A failure
+        of the backend is a :class:`StoreUnavailableError` (nothing written)."""
         if rows:
-            self._save_raw(rows, expected)
+            self._guard("writing states", self._save_raw, rows, expected)
 
     def load(self, ids: Sequence[str], signature: str | None = None) -> dict[str, StreamState]:
         """The stored states of ``ids`` (absent ids are left out). With ``signature``, a state written
         by another model is a :class:`StateMismatchError`."""
-        found = {i: _row_state(r, self.url) for i, r in self._load_raw([check_stream_id(i) for i in ids]).items()}
+        found = {i: _row_state(r, self.url) for i, r in self.load_raw([check_stream_id(i) for i in ids]).items()}
         if signature is not None:
             for s in found.values():
                 if s.signature != signature:
@@ -173,7 +200,7 @@ class StateStore(ABC):
         for s in states:
             check_stream_id(s.stream_id)
         if states:
-            self._save_raw([(st.stream_id, st.signature, int(st.seq), float(st.updated), st.output,
+            self.save_raw([(st.stream_id, st.signature, int(st.seq), float(st.updated), st.output,
                              encode_tensors(st.tensors)) for st in states], None)
 
     @abstractmethod
@@ -285,6 +312,9 @@ class SQLiteStore(StateStore):
             raise StoreUnavailableError(f"{self.url}: not a usable SQLite database ({e})") from None
         self._lock = threading.Lock()
 
+    def _failures(self) -> tuple[type[BaseException], ...]:
+        return (sqlite3.Error,)
+
     def _load_raw(self, ids: list[str]) -> dict[str, Row]:
         out: dict[str, Row] = {}
         with self._lock:
@@ -345,6 +375,11 @@ class RedisStore(StateStore):
             self._r.ping()
         except redis.RedisError as e:
             raise StoreUnavailableError(f"{url}: Redis is not reachable ({type(e).__name__}: {e})") from None
+
+    def _failures(self) -> tuple[type[BaseException], ...]:
+        import redis
+
+        return (redis.RedisError,)
 
     def _key(self, stream_id: str) -> str:
         return f"{self.prefix}:s:{stream_id}"
@@ -431,6 +466,11 @@ class PostgresStore(StateStore):
                                         f"{' '.join(str(e).split())})") from None
         self._db.autocommit = True
         self._lock = threading.Lock()
+
+    def _failures(self) -> tuple[type[BaseException], ...]:
+        import psycopg
+
+        return (psycopg.Error,)
 
     def _load_raw(self, ids: list[str]) -> dict[str, Row]:
         with self._lock:

@@ -151,10 +151,14 @@ def pretrain_encoder(
         loss = 0.0
         for k, ((x, y), rnn, dec) in enumerate(zip(windows, model.rnns, model.decoders)):
             out, states[k] = rnn(model.drop(nn.functional.embedding(x, model.embeddings)), states[k])
+            # the state carried to the next window is float32 whatever autocast computed it in
+            states[k] = tuple(t.float() for t in states[k]) if isinstance(states[k], tuple) else states[k].float()
             out = model.drop(out)
             if out.dtype != torch.float32:
                 out = out.float()
-            loss = loss + dec(out.reshape(-1, out.shape[-1]), y.reshape(-1)).loss
+            # the adaptive softmax stays in float32 even under bf16 autocast (its index_copy_ needs one dtype)
+            with torch.autocast(device_type=out.device.type, enabled=False):
+                loss = loss + dec(out.reshape(-1, out.shape[-1]), y.reshape(-1)).loss
         return StepOutput(loss / len(windows), windows[0][0].numel(), states)
 
     t0 = time.perf_counter()

@@ -55,6 +55,12 @@ def _native() -> Any:
     return load()
 
 
+def _lstm_cell(*args: Any) -> None:
+    from lstmkit.nn.native import lstm_cell
+
+    lstm_cell(*args)
+
+
 def _native_step() -> Any:
     from lstmkit.nn.native import load_step
 
@@ -116,7 +122,7 @@ class LSTMStep:
             xh = np.empty((batch, i_n + h + 1), np.float32)
             xh[:, -1] = 1.0
             z = np.empty((batch, 4 * h), np.float32)
-            got = {"xh": xh, "z": z, "xh_t": torch.from_numpy(xh), "z_t": torch.from_numpy(z)}
+            got = {"xh": xh, "z": z, "xh_t": torch.from_numpy(xh), "z_t": torch.from_numpy(z), "z_ptr": z.ctypes.data}
             if batch <= NATIVE_STEP_UPTO:
                 import ctypes
 
@@ -151,12 +157,14 @@ class LSTMStep:
         native = _native() if n >= NATIVE_FROM else None
         if native is not None and not trace:
             torch.mm(buf["xh_t"], self.w_torch, out=buf["z_t"])
-            h_out, c_out = out if out is not None else (np.empty((n, hid), np.float32), np.empty((n, hid), np.float32))
+            if out is not None:
+                h_out, c_out = out
+            else:
+                both = np.empty((2, n, hid), np.float32)
+                h_out, c_out = both[0], both[1]
             if c.dtype != np.float32 or c.strides[-1] != 4:
                 c = np.ascontiguousarray(c, dtype=np.float32)
-            from lstmkit.nn.native import lstm_cell
-
-            lstm_cell(native, z, c, h_out, c_out)
+            _lstm_cell(native, z, c, h_out, c_out, buf["z_ptr"])
             return h_out, c_out
         if n >= TORCH_ELEMENTWISE_FROM:
             zt = buf["z_t"]

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("data", ("lstmkit.data",)),
     ("tasks", ("lstmkit.tasks",)),
     ("bench/inspect", ("lstmkit.bench", "lstmkit.inspect")),
-    ("stream/serve", ("lstmkit.stream", "lstmkit.serve", "lstmkit.export", "lstmkit.memory")),
+    ("stream/serve", ("lstmkit.stream", "lstmkit.serve", "lstmkit.export", "lstmkit.interop", "lstmkit.memory")),
     ("cli", ("lstmkit.cli", "lstmkit.__main__")),
 ]
 

@@ -26,14 +26,17 @@ _aliases.install()
 _SUBMODULES = {"util", "nn", "train", "models", "layers", "data", "tasks", "bench", "inspect", "errors"}
 
 
-def load(path: Any) -> Any:
+def load(path: Any, map_location: Any = None) -> Any:
     """Load any file lstmkit wrote: a Sequential, TextClassifier, Forecaster, SequenceClassifier, language model ...
 
-    The file's ``kind`` marker picks the loader (:mod:`lstmkit.util.registry`).
+    The file's ``kind`` marker picks the loader (:mod:`lstmkit.util.registry`). Files are
+    device-free: they load on the CPU wherever they were trained; ``map_location`` (``"cuda"``,
+    ``"cuda:1"``, ``"auto"``, a :class:`torch.device`) moves the result there
+    (:mod:`lstmkit.util.devices`).
     """
     from lstmkit.util.registry import load as _load
 
-    return _load(path)
+    return _load(path, map_location=map_location)
 
 
 def __getattr__(name: str) -> Any:

@@ -74,12 +74,19 @@ def save_model(model: "Model", filepath: Any) -> None:
     }, kind=KIND_SEQUENTIAL)
 
 
-def load_model(filepath: Any, *, compile: bool = True) -> "Model":
+def load_model(filepath: Any, *, compile: bool = True, map_location: Any = None) -> "Model":
     """Load a model written by :meth:`Model.save` (weights, config, compile config, preprocessing).
+
+    The file is device-free: the model loads on the CPU wherever it was trained, and
+    ``map_location`` (``"cuda"``, ``"auto"``, a :class:`torch.device`) moves it
+    (:func:`lstmkit.util.devices.resolve_device`; an unavailable device is one line).
 
     Raises :class:`~lstmkit.errors.ModelFileError` naming the file when it is missing, not an lstmkit
     model, truncated or corrupted, or when its metadata does not fit its schema or its weights.
     """
+    from lstmkit.util.devices import place, resolve_device
+
+    resolve_device(map_location)
     meta = read_raw_metadata(filepath)
     path = Path(os.fspath(filepath))
     if file_kind(meta) != KIND_SEQUENTIAL:
@@ -127,7 +134,7 @@ def load_model(filepath: Any, *, compile: bool = True) -> "Model":
         except (TypeError, KeyError, AttributeError, ValueError) as exc:
             raise ModelFileError(f"model file {str(path)!r}: invalid compile config ({type(exc).__name__}: {exc})"
                                  [:400]) from None
-    return model
+    return place(model, map_location)
 
 
 def _check_layer_specs(path: Path, config: dict[str, Any]) -> None:

@@ -97,8 +97,10 @@ def kind_of(path: Any) -> str:
     return kind
 
 
-def load(path: Any) -> Any:
+def load(path: Any, map_location: Any = None) -> Any:
     """Load any file lstmkit wrote and return the object that uses it (see the table above).
+
+    ``map_location`` moves it to a device (:mod:`lstmkit.util.devices`); files load on the CPU.
 
     >>> import os, tempfile
     >>> from lstmkit.models import Sequential
@@ -108,6 +110,9 @@ def load(path: Any) -> Any:
     >>> type(load(p)).__name__
     'Sequential'
     """
+    from lstmkit.util.devices import place, resolve_device
+
+    resolve_device(map_location)  # an unavailable device is one line before anything is read
     if path is None or not isinstance(path, (str, os.PathLike)):
         raise ModelFileError(f"path: expected the path of an lstmkit file, found {type(path).__name__}")
     kind = kind_of(path)
@@ -115,7 +120,7 @@ def load(path: Any) -> Any:
     if entry is None:
         known = ", ".join(sorted(KINDS))
         raise ModelFileError(f"model file {str(os.fspath(path))!r}: unknown kind {kind!r} (this lstmkit reads {known})")
-    return entry.load(path)
+    return place(entry.load(path), map_location)
 
 
 register(Kind("sequential", "a Keras-style model", "lstmkit.models.load", "lstmkit.models.serialization:load_model"))

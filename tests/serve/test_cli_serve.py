@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_checks import fails as cli_fails
 from serve_support import saved_model, token_file
 from typer.testing import CliRunner
 
@@ -20,13 +21,7 @@ runner = CliRunner()
 
 
 def fails(args: list[str], *needles: str) -> str:
-    result = runner.invoke(app, ["serve", *args])
-    assert result.exit_code == 2, result.output
-    err = result.stderr.strip()
-    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in result.output, err
-    for needle in needles:
-        assert needle in err, err
-    return err
+    return cli_fails(["serve", *args], *needles)
 
 
 @pytest.fixture

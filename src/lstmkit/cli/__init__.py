@@ -229,6 +229,11 @@ from lstmkit.cli import serve as serve_command  # noqa: E402
 
 serve_command.register(app)
 
+# `lstmkit export MODEL -o model.onnx`: ONNX export with explicit state, checked against lstmkit (a root command).
+from lstmkit.cli import export as export_command  # noqa: E402
+
+export_command.register(app)
+
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -21,6 +21,10 @@ from lstmkit.models.metrics import Metric, get_metric
 from lstmkit.models.optimizers import Optimizer, get_optimizer, optimizer_from_config, optimizer_to_config
 
 
+#: the module behind ``predict(backend="onnxruntime" | "auto")`` (imported on first use; it checks the name)
+_PREDICT_BACKEND_MODULE = "lstmkit.export.runtime"
+
+
 class Model(torch.nn.Module):
     """Base class of lstmkit models (see the module docstring).
 
@@ -182,8 +186,19 @@ class Model(torch.nn.Module):
 
         return evaluate(self, x, y, batch_size=batch_size, verbose=verbose, return_dict=return_dict)
 
-    def predict(self, x: Any, batch_size: int | None = 32, verbose: int = 0) -> np.ndarray:
-        """The model's outputs (probabilities for softmax/sigmoid models) as a float32 numpy array."""
+    def predict(self, x: Any, batch_size: int | None = 32, verbose: int = 0, backend: str = "torch") -> np.ndarray:
+        """The model's outputs (probabilities for softmax/sigmoid models) as a float32 numpy array.
+
+        ``backend``: ``"torch"`` (default); ``"onnxruntime"`` runs the model's ONNX export (exported and
+        checked against torch once, cached until a weight changes; needs ``lstmkit[export]``); ``"auto"``
+        picks one per call by batch size (:func:`lstmkit.export.runtime.choose_backend`).
+        """
+        if backend != "torch":
+            import importlib
+
+            # By name, like lstmkit.util.registry's loaders: the backend sits in a higher layer (lstmkit.export).
+            runtime = importlib.import_module(_PREDICT_BACKEND_MODULE)
+            return runtime.predict(self, x, batch_size=batch_size, verbose=verbose, backend=backend)
         from lstmkit.models.training import predict
 
         return predict(self, x, batch_size=batch_size, verbose=verbose)

@@ -232,3 +232,29 @@ def test_two_engines_on_one_shared_store_never_lose_an_event(kind, tmp_path):
             cleanup()
         second.close()
         first.close()
+
+
+@pytest.mark.parametrize("token", [False, True])
+def test_the_onnxruntime_step_backend_equals_the_kernels(token):
+    """StreamEngine(backend="onnxruntime") steps the model's ONNX export with the state fed in and out:
+    the same outputs as lstmkit's kernels and as predict on every prefix; "auto" picks the kernels."""
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    if token:
+        model = Sequential([Embedding(30, 6, mask_zero=True), LSTM(5, return_sequences=True), GRU(4),
+                            Dense(3, activation="softmax")])
+        xs = np.random.default_rng(3).integers(1, 30, size=(2, 5))
+        events = [(f"t{n}", int(xs[n, t]), t + 1) for t in range(5) for n in range(2)]
+    else:
+        model = _float_model()
+        xs = np.random.default_rng(3).standard_normal((2, 5, 3)).astype(np.float32)
+        events = [(f"t{n}", xs[n, t], t + 1) for t in range(5) for n in range(2)]
+    ort_engine = StreamEngine(model, backend="onnxruntime")
+    kernel_engine = StreamEngine(model, backend="auto")
+    assert ort_engine.info()["backend"] == "onnxruntime" and kernel_engine.info()["backend"] == "lstmkit"
+    got = np.stack(ort_engine.step_many(events))
+    np.testing.assert_allclose(got, np.stack(kernel_engine.step_many(events)), atol=1e-5)
+    ref = _prefix_outputs(model, xs)
+    np.testing.assert_allclose(got.reshape(5, 2, -1).transpose(1, 0, 2), ref, atol=1e-5)
+    with pytest.raises(ConfigError, match="backend: expected one of auto, lstmkit, onnxruntime"):
+        StreamEngine(model, backend="tensorrt")

@@ -71,15 +71,19 @@ class StreamInfo:
     tensors: dict[str, np.ndarray]
 
 
-def compile_program(model: Any) -> StreamProgram:
-    """The program for any streamable lstmkit model: a Sequential (:class:`SequentialProgram`) or a
-    task model (:func:`lstmkit.stream.tasks.task_program`); a program is used as it is."""
+def compile_program(model: Any, backend: str = "auto") -> StreamProgram:
+    """The program for any streamable lstmkit model: a Sequential (:class:`SequentialProgram`, stepped
+    by ``backend``: :func:`lstmkit.stream.programs.step_backend`) or a task model
+    (:func:`lstmkit.stream.tasks.task_program`); a program is used as it is."""
     if isinstance(model, StreamProgram):
         return model
     from lstmkit.models import Sequential
 
     if type(model) is Sequential:
-        return SequentialProgram(model)
+        return SequentialProgram(model, backend)
+    if backend not in ("auto", "lstmkit"):
+        raise ConfigError(f"backend {backend!r}: only a Sequential steps through ONNX Runtime; task models step "
+                          "with lstmkit's kernels")
     from lstmkit.stream.tasks import task_program
 
     return task_program(model)
@@ -110,12 +114,14 @@ class StreamEngine:
     :class:`StateStore` or a URL for :func:`~lstmkit.stream.stores.open_store` (default
     ``memory://``). ``max_streams``, ``ttl``: the limits above. ``cache_size``: the most states kept
     in the cache of an exclusive store (the oldest written are dropped first; they stay in the store).
+    ``backend``: how a Sequential is stepped, ``"auto"`` (lstmkit's kernels, the faster; see
+    :func:`lstmkit.stream.programs.step_backend`), ``"lstmkit"`` or ``"onnxruntime"`` (its ONNX export).
     """
 
     def __init__(self, model: Any, store: StateStore | str | None = None, *, max_streams: int | None = None,
-                 ttl: float | None = None, cache_size: int = 200_000) -> None:
+                 ttl: float | None = None, cache_size: int = 200_000, backend: str = "auto") -> None:
         self.model = model
-        self.program: StreamProgram = compile_program(model)
+        self.program: StreamProgram = compile_program(model, backend)
         self.signature = self.program.signature
         self.plan = getattr(self.program, "plan", [])
         if max_streams is not None and (isinstance(max_streams, bool) or not isinstance(max_streams, int) or max_streams < 1):

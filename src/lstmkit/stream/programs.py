@@ -122,12 +122,33 @@ def _cell_weights(cell: Any) -> tuple[Any, Any, Any, Any]:
     return (cell.weight_ih_l0, cell.weight_hh_l0, getattr(cell, "bias_ih_l0", None), getattr(cell, "bias_hh_l0", None))
 
 
+#: the step backends of :class:`SequentialProgram` (see :func:`step_backend`)
+STEP_BACKENDS = ("auto", "lstmkit", "onnxruntime")
+
+
+def step_backend(backend: Any) -> str:
+    """The backend a Sequential program steps with.
+
+    ``"lstmkit"``: the one-step kernels of :mod:`lstmkit.nn.step`. ``"onnxruntime"``: the model's ONNX
+    export (:mod:`lstmkit.export`), called with time 1 and the state fed in and out. ``"auto"`` is
+    ``"lstmkit"``: measured in the same run (``benchmarks/stream_engine.py``), the step kernel is at
+    or below ONNX Runtime's LSTM at batch 1 (2.0x at hidden 64, 1.5x at 256) and per event with 256
+    streams (1.06-1.10x), and an ONNX Runtime call costs its fixed few microseconds on top for the
+    Embedding and Dense layers. The ONNX path is there for parity and for deployments that run only
+    the exported graph.
+    """
+    if backend not in STEP_BACKENDS:
+        raise ConfigError(f"backend: expected one of {', '.join(STEP_BACKENDS)}, found {backend!r}")
+    return "lstmkit" if backend == "auto" else str(backend)
+
+
 class SequentialProgram(StreamProgram):
-    """A Keras-style Sequential compiled onto :mod:`lstmkit.nn.step` kernels (see the module docstring)."""
+    """A Keras-style Sequential compiled onto :mod:`lstmkit.nn.step` kernels (see the module docstring);
+    with ``backend="onnxruntime"``, onto its ONNX export instead (:func:`step_backend`)."""
 
     kind = "sequential"
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, backend: str = "auto") -> None:
         from lstmkit.nn.step import DenseStep, GRUStep, LSTMStep, RNNStep
 
         self.model = model
@@ -162,6 +183,21 @@ class SequentialProgram(StreamProgram):
             self.n_in = int(shape[-1])
         last = self.plan[-1][1]
         self.out_size = int(last.units if hasattr(last, "units") else last.output_dim)
+        self.backend = step_backend(backend)
+        self._onnx: Any = None
+        if self.backend == "onnxruntime":
+            from lstmkit.export.runtime import runner_for
+
+            self._onnx = runner_for(model)  # exported and checked against lstmkit once
+            # graph state k (h0_k, c0_k) <-> the k-th recurrent layer's parts of the flat state
+            recurrent = [i for i, (kind, _) in enumerate(self.plan) if kind in ("lstm", "gru", "rnn")]
+            self._onnx_state = []
+            for k, i in enumerate(recurrent):
+                for part, graph in (("h", "h0"), ("c", "c0")):
+                    name = f"layer{i}.{part}"
+                    if name in self._offsets:
+                        off = self._offsets[name]
+                        self._onnx_state.append((f"{graph}_{k}", off, self.plan[i][1].units))
 
     # ------------------------------------------------------------------ inputs
     def encode(self, x: Any, stream_id: str) -> Any:
@@ -212,8 +248,20 @@ class SequentialProgram(StreamProgram):
         return super().encode_many(xs, ids).reshape(n, -1) if not self.token_input else super().encode_many(xs, ids)
 
     # ------------------------------------------------------------------ one step
+    def _run_onnx(self, x: np.ndarray, s: np.ndarray):
+        state = {name: np.ascontiguousarray(s[None, :, off:off + size]) for name, off, size in self._onnx_state}
+        y, nxt = self._onnx.run(x[:, None] if self.token_input else x[:, None, :], state)
+        new = np.empty_like(s)
+        for name, off, size in self._onnx_state:
+            new[:, off:off + size] = nxt[name][0]
+        y = np.asarray(y, np.float32)
+        return (y[:, -1] if y.ndim == 3 else y), new, None
+
     def run(self, x: np.ndarray, s: np.ndarray, trace: bool = False):
-        """``x`` ``(B, I)`` or ``(B,)`` tokens, ``s`` ``(B, state_size)``: returns ``(Y, S', traces)``."""
+        """``x`` ``(B, I)`` or ``(B,)`` tokens, ``s`` ``(B, state_size)``: returns ``(Y, S', traces)``.
+        A traced step always runs the kernels (the exported graph has no gate outputs)."""
+        if self._onnx is not None and not trace:
+            return self._run_onnx(x, s)
         new = np.empty_like(s)
         traces: dict[str, dict[str, np.ndarray]] | None = {} if trace else None
         h = x
@@ -246,10 +294,10 @@ class SequentialProgram(StreamProgram):
                                    "padding_id": 0 if self.mask_zero else None}
         else:
             inp = {"kind": "vector", "dtype": "float32", "shape": [self.n_in]}
-        return {"kind": self.kind, "signature": self.signature, "input": inp,
+        return {"kind": self.kind, "signature": self.signature, "backend": self.backend, "input": inp,
                 "output": {"kind": "vector", "dtype": "float32", "shape": [self.out_size]},
                 "layers": [type(layer).__name__ for _, layer in self.plan],
                 "state": {name: [size] for name, _, size in self.layout}}
 
 
-__all__ = ["StreamProgram", "SequentialProgram", "model_signature"]
+__all__ = ["StreamProgram", "SequentialProgram", "model_signature", "step_backend", "STEP_BACKENDS"]

@@ -131,3 +131,31 @@ def test_load_onnx_bad_files(tmp_path):
     onnx.save(foreign, str(tmp_path / "foreign.onnx"))
     with pytest.raises(ModelFileError, match="not an lstmkit export"):
         runtime.load_onnx(tmp_path / "foreign.onnx")
+
+
+def test_text_classifier_predicts_through_onnxruntime():
+    """TextClassifier.predict_proba(backend="onnxruntime" | "auto") equals the torch path."""
+    import random
+
+    from lstmkit.tasks.text.classifier import TextClassifier
+
+    rng = random.Random(0)
+    words = {"pos": ["good", "great", "fine"], "neg": ["bad", "awful", "dull"]}
+    texts, labels = [], []
+    for i in range(40):
+        y = ("pos", "neg")[i % 2]
+        texts.append(" ".join(rng.choice(["the", "film", "was", "a"]) for _ in range(rng.randint(1, 6))) + " "
+                     + rng.choice(words[y]))
+        labels.append(y)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = TextClassifier(units=8, embedding_dim=8, epochs=2, batch_size=8, valid_fraction=0.0, min_count=1,
+                             verbose=False).fit(texts, labels)
+    want = clf.predict_proba(texts[:9])
+    for backend in ("onnxruntime", "auto"):
+        np.testing.assert_allclose(clf.predict_proba(texts[:9], backend=backend), want, atol=1e-5)
+    assert clf.predict(texts[:3], backend="onnxruntime") == clf.predict(texts[:3])
+    with pytest.raises(Exception, match="backend: expected"):
+        clf.predict_proba(texts[:2], backend="tflite")

@@ -214,6 +214,10 @@ _CACHE: "weakref.WeakKeyDictionary[Any, tuple[Any, OnnxModel]]" = weakref.WeakKe
 def weights_key(model: Any) -> tuple:
     """What makes an exported graph stale: the model's layers and every weight's identity, storage and
     version counter (bumped by any in-place change: an optimizer step, ``load_state_dict``, ``set_weights``)."""
+    if not hasattr(model, "parameters"):  # a task model (TextClassifier): the weights of its network
+        inner = next((getattr(model, a) for a in ("model_", "network_", "model") if hasattr(getattr(model, a, None),
+                                                                                     "parameters")), None)
+        return ("task", id(inner), weights_key(inner)) if inner is not None else ("task", id(model))
     parts: list[Any] = [id(getattr(model, "layers", None)), len(getattr(model, "layers", []) or [])]
     for t in list(model.parameters()) + list(model.buffers()):
         parts.append((id(t), t._version, t.data_ptr(), tuple(t.shape)))

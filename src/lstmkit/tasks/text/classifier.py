@@ -708,22 +708,50 @@ class TextClassifier(ParamsMixin):
             model.train(was_training)
         return out
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """``(N, n_classes)`` probabilities, columns in ``classes_`` order."""
+    def predict_proba(self, texts: Sequence[str], backend: str = "torch") -> np.ndarray:
+        """``(N, n_classes)`` probabilities, columns in ``classes_`` order.
+
+        ``backend``: ``"torch"`` (default), ``"onnxruntime"`` (the classifier's ONNX export, exported and
+        checked once, cached until a weight changes; ``lstmkit[export]``) or ``"auto"`` (per batch,
+        :func:`lstmkit.export.runtime.choose_backend`)."""
         self._require_fitted("predict_proba")
         if isinstance(texts, str):
             texts = [texts]
         texts = _as_text_list(texts, "TextClassifier.predict")
+        if backend not in ("torch", "onnxruntime", "auto"):
+            raise ConfigError(f"backend: expected 'torch', 'onnxruntime' or 'auto', found {backend!r}")
         if not texts:
             return np.zeros((0, len(self.classes_)))
         from lstmkit.nn.threads import torch_threads
 
+        rows, batch = self._rows(texts), max(self.batch_size_ or 32, 64)
+        if backend != "torch":
+            return self._predict_rows_onnx(rows, batch, backend)
         with torch_threads(self.threads):
-            return self._predict_rows(self.model_, self._rows(texts), max(self.batch_size_ or 32, 64))
+            return self._predict_rows(self.model_, rows, batch)
 
-    def predict(self, texts: Sequence[str]) -> list[Any]:
-        """The most probable label of each text (the training labels' values: strings or ints)."""
-        probs = self.predict_proba(texts)
+    def _predict_rows_onnx(self, rows: list[list[int]], batch_size: int, backend: str) -> np.ndarray:
+        import importlib
+
+        # by name: the runtime sits in a higher layer (lstmkit.export), like Model.predict's backend
+        runtime = importlib.import_module("lstmkit.export.runtime")
+        out = np.zeros((len(rows), len(self.classes_)), dtype=np.float64)
+        runner = None
+        for idx in sorted_batches([len(r) for r in rows], batch_size):
+            x = pad_rows(rows, idx)
+            if backend == "auto" and runtime.choose_backend(len(idx), x.shape[1]) == "torch":
+                with torch.no_grad():
+                    self.model_.eval()
+                    out[idx] = self.model_(x).float().numpy()
+                continue
+            runner = runner or runtime.runner_for(self)
+            out[idx] = runner.run(x.numpy())[0]
+        return out
+
+    def predict(self, texts: Sequence[str], backend: str = "torch") -> list[Any]:
+        """The most probable label of each text (the training labels' values: strings or ints);
+        ``backend`` as :meth:`predict_proba`."""
+        probs = self.predict_proba(texts, backend=backend)
         return [self.classes_[int(i)] for i in probs.argmax(axis=1)]
 
     def score(self, texts: Sequence[str], labels: Sequence[Any]) -> float:

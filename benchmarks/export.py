@@ -12,7 +12,8 @@ quantization; ``DynamicQuantizeLSTM``):
 * a ``SequenceClassifier(model="lstm")`` on the Free Spoken Digit Dataset (MFCCs, official split):
   test accuracy.
 
-Latency is the best mean of repeated calls on one thread (torch, ONNX Runtime), with the backend
+Latency is the best mean of repeated calls on one thread, the three runtimes timed in turn over nine
+rounds (so a slow spell of a shared machine hits them alike) (torch, ONNX Runtime), with the backend
 rule's choice (``lstmkit.export.runtime.choose_backend(batch, recurrent steps)``) printed beside the
 faster one. Every
 exported kind is also checked to carry its state: two calls with the state fed back equal one call
@@ -36,7 +37,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def best_ms(fn, n: int, reps: int = 5) -> float:
-    for _ in range(max(3, n // 5)):
+    for _ in range(max(2, n // 10)):
         fn()
     best = float("inf")
     for _ in range(reps):
@@ -53,8 +54,16 @@ def latency_rows(name: str, torch_fn, ort_fn, int8_fn, make_x, length: int) -> l
     rows = []
     for batch in (1, 64):
         x = make_x(batch)
-        n = 200 if batch == 1 else 20
-        t, o, q = (best_ms(lambda f=f: f(x), n) for f in (torch_fn, ort_fn, int8_fn))
+        n = 100 if batch == 1 else 10
+        # interleaved: each round times all three, so a slow spell of a shared machine hits them alike
+        fns = (torch_fn, ort_fn, int8_fn)
+        for f in fns:
+            best_ms(lambda f=f: f(x), n, reps=1)
+        best = [float("inf")] * 3
+        for _ in range(9):
+            for k, f in enumerate(fns):
+                best[k] = min(best[k], best_ms(lambda f=f: f(x), n, reps=1))
+        t, o, q = best
         rule = choose_backend(batch, length)
         faster = "onnxruntime" if o < t else "torch"
         print(f"{name} batch {batch:>2}: torch {t:7.3f} ms | ORT fp32 {o:7.3f} ms ({t / o:4.2f}x) | "

@@ -159,3 +159,29 @@ def test_text_classifier_predicts_through_onnxruntime():
     assert clf.predict(texts[:3], backend="onnxruntime") == clf.predict(texts[:3])
     with pytest.raises(Exception, match="backend: expected"):
         clf.predict_proba(texts[:2], backend="tflite")
+
+
+def test_out_of_range_token_ids_are_one_line(tmp_path):
+    from lstmkit.errors import InputValueError
+    from lstmkit.export import load_onnx
+
+    torch.manual_seed(0)
+    m = Sequential([Embedding(50, 4, mask_zero=True), LSTM(3), Dense(1)])
+    m.build((None, 5))
+    runner = load_onnx(to_onnx(m, tmp_path / "m.onnx"))
+    for bad in (50, 150, -1):
+        with pytest.raises(InputValueError, match=f"token id {bad} is out of range; expected ids in 0..49"):
+            runner.run(np.array([[1, 2, bad]]))
+
+
+def test_lstmkit_load_imports_a_keras_file(tmp_path):
+    import lstmkit
+    from lstmkit.interop.keras import save_keras
+
+    torch.manual_seed(0)
+    m = Sequential([Embedding(20, 4), LSTM(3), Dense(2, activation="softmax")])
+    m.build((None, 6))
+    save_keras(m, tmp_path / "m.keras")
+    back = lstmkit.load(tmp_path / "m.keras")
+    x = np.random.default_rng(0).integers(0, 20, size=(3, 6))
+    np.testing.assert_allclose(back.predict(x), m.predict(x), atol=1e-6)

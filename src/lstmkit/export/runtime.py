@@ -108,13 +108,22 @@ class OnnxModel:
         arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
         if want is np.int64 and arr.dtype.kind not in "iu":
             raise InputValueError(f"x: expected integer token ids, found {arr.dtype} values")
+        if want is np.int64 and arr.size:
+            vocab = self.metadata.get("vocab_size")
+            low, high = int(arr.min()), int(arr.max())
+            if low < 0 or (isinstance(vocab, int) and high >= vocab):
+                bad = low if low < 0 else high
+                raise InputValueError(f"x: token id {bad} is out of range; expected ids in 0..{vocab - 1 if vocab else 'vocab-1'}")
+        elif want is np.float32 and arr.size and not np.isfinite(arr).all():
+            raise InputValueError("x: NaN or infinite value in the input")
         arr = np.ascontiguousarray(arr.astype(want, copy=False))
         if arr.ndim != len(spec.shape):
             raise ShapeError(f"x: expected {len(spec.shape)} axes {tuple(spec.shape)}, found shape {arr.shape}")
         return arr
 
     def _defaults(self, arr: np.ndarray) -> dict[str, np.ndarray]:
-        """Inputs other than ``input`` and the state, from the sidecar's ``input_defaults``: a number fills
+        """Inputs other than ``input`` and the state, from the metadata's ``input_defaults`` (the graph's
+        ``metadata_props``, the same as the sidecar's): a number fills
         the input's shape; ``"time"`` is every row's full length (a ``lengths`` input)."""
         out: dict[str, np.ndarray] = {}
         defaults = self.metadata.get("input_defaults") or {}
@@ -148,7 +157,11 @@ class OnnxModel:
                 raise ConfigError(f"state: unknown part {unknown[0]!r} (this graph takes {', '.join(feeds) or 'none'})")
             feeds.update({k: np.asarray(v, np.float32) for k, v in state.items()})
         feeds["input"] = arr
-        outs = dict(zip(self.output_names, self.session.run(None, feeds)))
+        try:
+            results = self.session.run(None, feeds)
+        except Exception as e:  # noqa: BLE001 - onnxruntime's own error types: one line, never a traceback
+            raise InputValueError(f"x: ONNX Runtime refused the input ({' '.join(str(e).split())[:240]})") from None
+        outs = dict(zip(self.output_names, results))
         return outs["output"], {i: outs[o] for i, o in self.pairs}
 
     __call__ = run

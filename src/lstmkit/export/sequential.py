@@ -342,6 +342,8 @@ def export_sequential(model: Any, opset: int = og.DEFAULT_OPSET, *, kind: str = 
         meta["input_length"] = info["input_length"]
         meta["input_length_note"] = ("the model was built for this many steps; the graph's time axis is dynamic "
                                      "(the recurrence is the same at any length)")
+    if info["token_input"]:
+        meta["vocab_size"] = int(info["vocab_size"])  # token ids must be in [0, vocab_size)
     if info["mask_zero"]:
         meta["padding"] = ("id 0 is padding and is skipped wherever it is (before, after or between tokens): "
                            "a row's output does not depend on its padding")

@@ -191,7 +191,7 @@ class Model(torch.nn.Module):
 
         ``backend``: ``"torch"`` (default); ``"onnxruntime"`` runs the model's ONNX export (exported and
         checked against torch once, cached until a weight changes; needs ``lstmkit[export]``); ``"auto"``
-        picks one per call by batch size (:func:`lstmkit.export.runtime.choose_backend`).
+        picks one per call by batch x length (:func:`lstmkit.export.runtime.choose_backend`).
         """
         if backend != "torch":
             import importlib

@@ -16,6 +16,7 @@ kind                            what ``lstmkit.load`` returns                   
 ``sequence_classifier``         ``tasks.sequences.classifier.SequenceClassifier``      ``lstmkit seq classify``
 ``train_checkpoint``            ``train.checkpoint.Checkpoint`` (the engine's)          ``--resume`` of any command
 ``train_checkpoint`` + LM       ``LanguageModelGenerator`` (generation from it)         ``lstmkit text generate``
+a ``.keras`` file (Keras 3)     ``models.Sequential`` (its weights mapped)              ``lstmkit.interop.keras``
 ==============================  =====================================================  ==============================
 
 The loaders are named by dotted path and imported only when a file of that kind is loaded: the
@@ -115,6 +116,9 @@ def load(path: Any, map_location: Any = None) -> Any:
     resolve_device(map_location)  # an unavailable device is one line before anything is read
     if path is None or not isinstance(path, (str, os.PathLike)):
         raise ModelFileError(f"path: expected the path of an lstmkit file, found {type(path).__name__}")
+    if str(os.fspath(path)).lower().endswith(".keras"):  # a Keras 3 file: imported by name, like the loaders
+        return place(Kind("keras", "a Keras 3 model", "lstmkit.interop.keras.load_keras",
+                          "lstmkit.interop.keras:load_keras").load(path), map_location)
     kind = kind_of(path)
     entry = KINDS.get(kind)
     if entry is None:

@@ -12,12 +12,17 @@ from __future__ import annotations
 from lstmkit.layers.attention import AttentionPooling
 from lstmkit.layers.base import Layer
 from lstmkit.layers.bidirectional import Bidirectional
+from lstmkit.layers.convolutional import AveragePooling1D, Conv1D, MaxPooling1D
 from lstmkit.layers.dense import Dense
 from lstmkit.layers.dropout import Dropout
 from lstmkit.layers.embedding import Embedding
 from lstmkit.layers.input import Input, InputLayer
+from lstmkit.layers.normalization import LayerNormalization
 from lstmkit.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from lstmkit.layers.recurrent import GRU, LSTM, SimpleRNN
+from lstmkit.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
+from lstmkit.layers.wrappers import TimeDistributed
 
 __all__ = ["Layer", "Input", "InputLayer", "Embedding", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Dropout", "AttentionPooling",
-           "GlobalAveragePooling1D", "GlobalMaxPooling1D"]
+           "GlobalAveragePooling1D", "GlobalMaxPooling1D", "RepeatVector", "TimeDistributed", "LayerNormalization",
+           "Flatten", "Reshape", "Permute", "Conv1D", "MaxPooling1D", "AveragePooling1D"]

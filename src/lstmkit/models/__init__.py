@@ -15,6 +15,7 @@ from __future__ import annotations
 from lstmkit.models import callbacks, losses, metrics, optimizers
 from lstmkit.models.callbacks import (
     Callback,
+    CSVLogger,
     EarlyStopping,
     History,
     LambdaCallback,
@@ -38,6 +39,7 @@ __all__ = [
     "read_metadata",
     "ModelSummary",
     "Callback",
+    "CSVLogger",
     "History",
     "EarlyStopping",
     "ModelCheckpoint",

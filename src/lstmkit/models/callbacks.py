@@ -269,3 +269,97 @@ class LambdaCallback(Callback):
             self.on_train_begin = on_train_begin
         if on_train_end is not None:
             self.on_train_end = on_train_end
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs to a CSV file, as Keras's ``CSVLogger``.
+
+    The header is ``epoch`` then the sorted log keys of the first epoch; when that epoch has no
+    ``val_*`` keys, ``val_<key>`` columns are added (filled with ``NA``), as Keras does. Values are
+    written with :mod:`csv` (floats as ``repr``). ``append=True`` appends to an existing file and
+    writes the header only when the file is missing or empty. In a multi-process ``fit`` only rank 0 writes.
+
+    Args:
+        filename: the CSV file's path.
+        separator: the field delimiter (default ``","``).
+        append: append to the file instead of overwriting it.
+    """
+
+    def __init__(self, filename: Any, separator: str = ",", append: bool = False) -> None:
+        super().__init__()
+        import os
+
+        if not isinstance(filename, (str, os.PathLike)):
+            raise ConfigError(f"filename: expected a file path, found {filename!r}")
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise ConfigError(f"separator: expected a one-character string, found {separator!r}")
+        if not isinstance(append, bool):
+            raise ConfigError(f"append: expected True or False, found {append!r}")
+        self.filename = os.fspath(filename)
+        self.sep = separator
+        self.append = append
+        self.append_header = True
+        self.keys: list[str] | None = None
+        self.writer: Any = None
+        self.csv_file: Any = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        import os
+
+        from lstmkit.train.distributed import is_main
+
+        self.writer = None
+        self.keys = None
+        if not is_main():
+            self.csv_file = None
+            return
+        if self.append:
+            if os.path.exists(self.filename):
+                with open(self.filename, encoding="utf-8") as f:
+                    self.append_header = not bool(len(f.readline()))
+            mode = "a"
+        else:
+            self.append_header = True
+            mode = "w"
+        if self.csv_file is not None and not self.csv_file.closed:
+            self.csv_file.close()
+        try:
+            self.csv_file = open(self.filename, mode, newline="", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"filename: cannot open {self.filename!r} for writing: {exc.strerror or exc}") from None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        import collections
+        import csv
+
+        if self.csv_file is None:
+            return
+        logs = logs or {}
+
+        def handle_value(k: Any) -> Any:
+            if isinstance(k, str):
+                return k
+            if isinstance(k, collections.abc.Iterable) and not (isinstance(k, np.ndarray) and k.ndim == 0):
+                return f'"[{", ".join(map(str, k))}]"'
+            return k
+
+        if self.keys is None:
+            self.keys = sorted(logs.keys())
+            if self.keys and not any(k.startswith("val_") for k in self.keys):
+                self.keys.extend([f"val_{k}" for k in self.keys])
+        if self.writer is None:
+            class _Dialect(csv.excel):
+                delimiter = self.sep
+
+            self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch", *self.keys], dialect=_Dialect)
+            if self.append_header:
+                self.writer.writeheader()
+        row = {"epoch": epoch}
+        row.update((key, handle_value(logs.get(key, "NA"))) for key in self.keys)
+        self.writer.writerow(row)
+        self.csv_file.flush()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.csv_file is not None and not self.csv_file.closed:
+            self.csv_file.close()
+        self.writer = None

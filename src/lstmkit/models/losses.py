@@ -43,6 +43,11 @@ def _fit_to_output(y: torch.Tensor, output_shape: tuple, name: str, argument: st
     raise ShapeError(f"{argument}: {name} expects {what} of shape {_shape_str(want)}, found {_shape_str(have)}")
 
 
+def _mean_last(v: torch.Tensor) -> torch.Tensor:
+    """Keras's elementwise losses average the last axis: ``(N, D)`` -> ``(N,)``."""
+    return v.mean(-1) if v.dim() >= 2 else v
+
+
 class Loss:
     """Base class. Subclasses implement ``compute(y_true, y_pred, from_logits)``, returning the mean."""
 
@@ -65,6 +70,18 @@ class Loss:
 
     def compute(self, y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool) -> torch.Tensor:
         raise NotImplementedError
+
+    def per_sample(self, y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool) -> torch.Tensor:
+        """Unreduced losses as Keras computes them before reduction: shape ``(N,)`` (``(N, L)`` for sequence outputs)."""
+        raise ConfigError(f"loss: {self.name!r} has no per-sample form, so it cannot take sample_weight or class_weight")
+
+    def weighted(self, y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool,
+                 sample_weight: torch.Tensor) -> torch.Tensor:
+        """Keras's weighted loss: per-sample losses times ``sample_weight`` (``(N,)``, broadcast over
+        any other axes), reduced with ``"sum_over_batch_size"``: ``sum(w * l) / l.numel()``."""
+        values = self.per_sample(y_true, y_pred, from_logits)
+        w = sample_weight.to(values.dtype).reshape(-1, *([1] * (values.dim() - 1)))
+        return (values * w).sum() / max(values.numel(), 1)
 
     def get_config(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits}
@@ -112,6 +129,12 @@ class CategoricalCrossentropy(Loss):
         p = y_pred / y_pred.sum(-1, keepdim=True)
         return -(y_true * torch.log(p.clamp(EPSILON, 1.0 - EPSILON))).sum(-1).mean()
 
+    def per_sample(self, y_true, y_pred, from_logits):
+        if from_logits:
+            return -(y_true * torch.log_softmax(y_pred, dim=-1)).sum(-1)
+        p = y_pred / y_pred.sum(-1, keepdim=True)
+        return -(y_true * torch.log(p.clamp(EPSILON, 1.0 - EPSILON))).sum(-1)
+
 
 class SparseCategoricalCrossentropy(Loss):
     """Integer class ids ``(N,)`` (or ``(N, 1)``) against a ``C``-unit softmax output."""
@@ -154,6 +177,14 @@ class SparseCategoricalCrossentropy(Loss):
         logp = torch.log(p.clamp(EPSILON, 1.0 - EPSILON))
         return F.nll_loss(logp.reshape(-1, c), y_true.reshape(-1))
 
+    def per_sample(self, y_true, y_pred, from_logits):
+        if from_logits:
+            logp = torch.log_softmax(y_pred, dim=-1)
+        else:
+            p = y_pred / y_pred.sum(-1, keepdim=True)
+            logp = torch.log(p.clamp(EPSILON, 1.0 - EPSILON))
+        return -logp.gather(-1, y_true.reshape(*y_pred.shape[:-1], 1)).squeeze(-1)
+
 
 class BinaryCrossentropy(Loss):
     """Labels in ``[0, 1]`` (0/1 or probabilities) against sigmoid outputs of the same shape."""
@@ -179,6 +210,14 @@ class BinaryCrossentropy(Loss):
         p = y_pred.clamp(EPSILON, 1.0 - EPSILON)
         return -(y_true * torch.log(p) + (1.0 - y_true) * torch.log(1.0 - p)).mean()
 
+    def per_sample(self, y_true, y_pred, from_logits):
+        if from_logits:
+            v = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
+        else:
+            p = y_pred.clamp(EPSILON, 1.0 - EPSILON)
+            v = -(y_true * torch.log(p) + (1.0 - y_true) * torch.log(1.0 - p))
+        return _mean_last(v)
+
 
 class MeanSquaredError(Loss):
     name = "mse"
@@ -186,12 +225,18 @@ class MeanSquaredError(Loss):
     def compute(self, y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool) -> torch.Tensor:
         return F.mse_loss(y_pred, y_true)
 
+    def per_sample(self, y_true, y_pred, from_logits):
+        return _mean_last(F.mse_loss(y_pred, y_true, reduction="none"))
+
 
 class MeanAbsoluteError(Loss):
     name = "mae"
 
     def compute(self, y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool) -> torch.Tensor:
         return F.l1_loss(y_pred, y_true)
+
+    def per_sample(self, y_true, y_pred, from_logits):
+        return _mean_last(F.l1_loss(y_pred, y_true, reduction="none"))
 
 
 class Huber(Loss):
@@ -205,6 +250,9 @@ class Huber(Loss):
 
     def compute(self, y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool) -> torch.Tensor:
         return F.huber_loss(y_pred, y_true, delta=self.delta)
+
+    def per_sample(self, y_true, y_pred, from_logits):
+        return _mean_last(F.huber_loss(y_pred, y_true, delta=self.delta, reduction="none"))
 
     def get_config(self) -> dict[str, Any]:
         return {"delta": self.delta, "from_logits": self.from_logits}
@@ -226,6 +274,15 @@ class FunctionLoss(Loss):
         if not isinstance(value, torch.Tensor):
             raise ConfigError(f"loss: the callable {self.name!r} must return a torch tensor, found {type(value).__name__}")
         return value.mean() if value.dim() else value
+
+    def per_sample(self, y_true, y_pred, from_logits):
+        value = self.fn(y_true, y_pred)
+        if not isinstance(value, torch.Tensor) or value.dim() == 0 or value.shape[0] != y_pred.shape[0]:
+            raise ConfigError(
+                f"loss: the callable {self.name!r} must return per-sample values (shape (N,...)) to take "
+                "sample_weight or class_weight, found a scalar or another shape"
+            )
+        return value
 
 
 LOSSES: dict[str, type[Loss]] = {

@@ -35,13 +35,20 @@ class Metric:
         raise NotImplementedError
 
     @torch.no_grad()
-    def update(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
+    def update(self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: torch.Tensor | None = None) -> None:
         v = self.values(y_true, y_pred)
-        self._total = self._total + v.sum(dtype=torch.float64)
-        self._count += v.numel()
+        if sample_weight is None:
+            self._total = self._total + v.sum(dtype=torch.float64)
+            self._count += v.numel()
+            return
+        # Keras: per-sample weights broadcast over the sample's values; the result is sum(w*v) / sum(w)
+        v = v.reshape(v.shape[0], -1).double()
+        w = sample_weight.reshape(-1, 1).double().expand_as(v)
+        self._total = self._total + (v * w).sum()
+        self._count = self._count + float(w.sum())
 
     def result(self) -> float:
-        return float(self._total) / self._count if self._count else 0.0
+        return float(self._total) / float(self._count) if self._count else 0.0
 
 
 class CategoricalAccuracy(Metric):
@@ -105,6 +112,70 @@ class AUC(Metric):
         return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+class _Thresholded(Metric):
+    """Keras's ``Precision``/``Recall`` (default ``thresholds=0.5``): every output value is one binary
+    decision (``y_pred > threshold`` against ``y_true > 0.5``'s truth), counted over all of them, so a
+    one-hot target against a softmax is counted column by column as Keras does. Targets must have the
+    output's shape (0/1 labels for sigmoid outputs, one-hot rows for softmax outputs); integer class
+    ids against a several-unit output are refused. ``sample_weight`` (per sample) weights the counts."""
+
+    def __init__(self, name: str | None = None, thresholds: float = 0.5) -> None:
+        if isinstance(thresholds, bool) or not isinstance(thresholds, (int, float)) or not 0.0 <= thresholds <= 1.0:
+            raise ConfigError(f"thresholds: expected a float in [0, 1], found {thresholds!r}")
+        self.threshold = float(thresholds)
+        super().__init__(name or self.default_name)
+
+    def reset(self) -> None:
+        self._tp = torch.zeros((), dtype=torch.float64)
+        self._fp = torch.zeros((), dtype=torch.float64)
+        self._fn = torch.zeros((), dtype=torch.float64)
+
+    @torch.no_grad()
+    def update(self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: torch.Tensor | None = None) -> None:
+        if tuple(y_true.shape) != tuple(y_pred.shape):
+            if y_true.numel() == y_pred.numel():
+                y_true = y_true.reshape(y_pred.shape)
+            else:
+                raise ConfigError(
+                    f"metrics: {self.name!r} needs targets of the output's shape (0/1 labels or one-hot rows), "
+                    f"found targets {tuple(y_true.shape)} for outputs {tuple(y_pred.shape)}"
+                )
+        pred = (y_pred.detach() > self.threshold).reshape(y_pred.shape[0], -1)
+        true = (y_true.detach() > 0.5).reshape(y_pred.shape[0], -1)
+        w = (torch.ones(pred.shape[0], dtype=torch.float64, device=pred.device) if sample_weight is None
+             else sample_weight.detach().reshape(-1).double().to(pred.device))[:, None]
+        self._tp = self._tp + ((pred & true).double() * w).sum().cpu()
+        self._fp = self._fp + ((pred & ~true).double() * w).sum().cpu()
+        self._fn = self._fn + ((~pred & true).double() * w).sum().cpu()
+
+
+class Precision(_Thresholded):
+    """``tp / (tp + fp)`` at ``thresholds`` (0.5), 0.0 when nothing is predicted positive (Keras's ``divide_no_nan``).
+
+    >>> import torch
+    >>> m = Precision()
+    >>> m.update(torch.tensor([[1.0], [0.0], [1.0]]), torch.tensor([[0.9], [0.8], [0.2]]))
+    >>> m.result()
+    0.5
+    """
+
+    default_name = "precision"
+
+    def result(self) -> float:
+        d = float(self._tp + self._fp)
+        return float(self._tp) / d if d else 0.0
+
+
+class Recall(_Thresholded):
+    """``tp / (tp + fn)`` at ``thresholds`` (0.5), 0.0 when there are no positives (Keras's ``divide_no_nan``)."""
+
+    default_name = "recall"
+
+    def result(self) -> float:
+        d = float(self._tp + self._fn)
+        return float(self._tp) / d if d else 0.0
+
+
 METRIC_NAMES = (
     "accuracy",
     "acc",
@@ -116,6 +187,8 @@ METRIC_NAMES = (
     "mse",
     "mean_squared_error",
     "auc",
+    "precision",
+    "recall",
 )
 
 
@@ -126,6 +199,13 @@ def get_metric(spec: Any, *, loss_name: str | None, output_shape: tuple | None) 
     if not isinstance(spec, str) or spec.lower() not in METRIC_NAMES:
         raise ConfigError(f"metrics: expected names from {list(METRIC_NAMES)}, found {spec!r}")
     key = spec.lower()
+    if key in ("precision", "recall"):
+        if loss_name == "sparse_categorical_crossentropy" and not (output_shape and output_shape[-1] == 1):
+            raise ConfigError(
+                f"metrics: {spec!r} counts binary decisions per output unit and needs 0/1 or one-hot targets, "
+                "found loss='sparse_categorical_crossentropy' (class ids); use a 1-unit sigmoid output or one-hot labels"
+            )
+        return (Precision if key == "precision" else Recall)(spec)
     if key in ("accuracy", "acc"):
         if loss_name == "sparse_categorical_crossentropy":
             return SparseCategoricalAccuracy(spec)

@@ -152,7 +152,8 @@ class Model(torch.nn.Module):
     # ------------------------------------------------------------------ training API (see training.py)
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = 32, epochs: int = 1, verbose: int = 1,
             callbacks: list | None = None, validation_split: float = 0.0, validation_data: Any = None,
-            shuffle: bool = True, initial_epoch: int = 0, precision: str = "fp32"):
+            shuffle: bool = True, initial_epoch: int = 0, precision: str = "fp32", class_weight: Any = None,
+            sample_weight: Any = None):
         """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`~lstmkit.models.callbacks.History`.
 
         The loop is the training engine's (:class:`lstmkit.train.Trainer`); its
@@ -165,18 +166,26 @@ class Model(torch.nn.Module):
             verbose: 0 silent, 1 progress bar, 2 one line per epoch.
             callbacks: e.g. ``[EarlyStopping(patience=2)]``.
             validation_split: fraction of the samples, taken from the end before shuffling, to validate on.
-            validation_data: ``(x_val, y_val)``, used instead of ``validation_split``.
+            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)`` (a weighted
+                validation loss), used instead of ``validation_split``.
             shuffle: shuffle the training samples each epoch (the order is drawn from torch's global
                 generator once per ``fit``, so ``torch.manual_seed`` makes it reproducible).
             initial_epoch: the epoch to start counting from (to continue an earlier ``fit``).
             precision: ``"fp32"`` (default), ``"bf16"`` (bfloat16 autocast; a one-line ConfigError on a
                 machine without bf16 units) or ``"auto"`` (bf16 only where it is faster and as accurate).
+            class_weight: ``{class index: weight}``, as Keras: each training sample weighs its class's weight
+                (its class id; the argmax of a one-hot row; a binary label rounded to 0/1); classes not in
+                the dict weigh 1.0. Not applied to validation.
+            sample_weight: an array ``(N,)`` of weights >= 0 (not with ``class_weight``, as Keras). The loss
+                of a batch is Keras's ``sum(w_i * loss_i) / batch_size``; as in Keras, the compiled
+                ``metrics`` stay unweighted. With ``validation_split`` the weights are split with the samples.
         """
         from lstmkit.models.training import fit
 
         return fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
                    validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
-                   initial_epoch=initial_epoch, precision=precision)
+                   initial_epoch=initial_epoch, precision=precision, class_weight=class_weight,
+                   sample_weight=sample_weight)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = 32, verbose: int = 1,
                  return_dict: bool = False):

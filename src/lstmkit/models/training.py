@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import torch
 
-from lstmkit.errors import ConfigError, DataError
+from lstmkit.errors import ConfigError, DataError, InputValueError
 from lstmkit.layers.activations import get_activation
 from lstmkit.models.callbacks import Callback, History
 from lstmkit.models.data import as_tensor, check_same_length
@@ -92,7 +92,10 @@ class _Step:
             return self.model.call_with_logits(xb), True
         return self.model(xb), False
 
-    def loss_value(self, yb: torch.Tensor, out: torch.Tensor, is_logits: bool) -> torch.Tensor:
+    def loss_value(self, yb: torch.Tensor, out: torch.Tensor, is_logits: bool,
+                   wb: torch.Tensor | None = None) -> torch.Tensor:
+        if wb is not None:
+            return self.loss.weighted(yb, out, is_logits or self.loss.from_logits, wb)
         if is_logits:
             return self.loss.compute(yb, out, True)
         return self.loss(yb, out)
@@ -108,6 +111,70 @@ class _Step:
     def reset(self) -> None:
         for m in self.metrics:
             m.reset()
+
+
+def sample_weights(model: "Model", yt: torch.Tensor, class_weight: Any, sample_weight: Any,
+                   argument: str = "sample_weight") -> torch.Tensor | None:
+    """Keras's per-sample weights ``(N,)`` from ``sample_weight`` or ``class_weight`` (``None`` for neither).
+
+    ``class_weight`` maps a class index to a weight; a sample's class is its label (class id; the
+    argmax of a one-hot/probability row; a binary label rounded to 0/1), and classes missing from the
+    dict weigh 1.0 (as Keras). Keras refuses both at once, and so does this.
+    """
+    if class_weight is None and sample_weight is None:
+        return None
+    n = yt.shape[0]
+    if class_weight is not None and sample_weight is not None:
+        raise ConfigError("class_weight and sample_weight: give one of them, not both (as in Keras)")
+    if sample_weight is not None:
+        try:
+            w = torch.as_tensor(np.asarray(sample_weight.detach().cpu() if isinstance(sample_weight, torch.Tensor)
+                                           else sample_weight, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{argument}: expected an array of N numbers, found {type(sample_weight).__name__}") from None
+        if w.dim() == 2 and w.shape[1] == 1:
+            w = w[:, 0]
+        if w.dim() != 1 or w.shape[0] != n:
+            raise ConfigError(f"{argument}: expected one weight per sample, shape ({n},), found shape {tuple(w.shape)}")
+        if not bool(torch.isfinite(w).all()):
+            raise InputValueError(f"{argument}: contains NaN or inf")
+        if w.numel() and float(w.min()) < 0:
+            raise InputValueError(f"{argument}: expected weights >= 0, found {float(w.min()):g}")
+        return w.to(torch.float32)
+    if not isinstance(class_weight, dict):
+        raise ConfigError(f"class_weight: expected a dict {{class index: weight}}, found {type(class_weight).__name__}")
+    classes = None
+    if model.loss is not None and model.loss.name in ("sparse_categorical_crossentropy", "categorical_crossentropy",
+                                                      "binary_crossentropy"):
+        out = getattr(model, "output_shape", None)
+        units = out[-1] if out else None
+        if isinstance(units, int):
+            classes = 2 if units == 1 else units
+    table: dict[int, float] = {}
+    for k, v in class_weight.items():
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ConfigError(f"class_weight: keys must be class indices (integers >= 0), found {k!r}")
+        if classes is not None and k >= classes:
+            raise ConfigError(f"class_weight: class {int(k)} does not exist; the model has {classes} classes (0..{classes - 1})")
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise ConfigError(f"class_weight: weight of class {int(k)} must be a number, found {v!r}")
+        if not math.isfinite(float(v)) or float(v) < 0:
+            raise InputValueError(f"class_weight: weight of class {int(k)} must be finite and >= 0, found {v!r}")
+        table[int(k)] = float(v)
+    y = yt
+    sparse = model.loss is not None and model.loss.name == "sparse_categorical_crossentropy"
+    if y.dim() >= 3 or (sparse and y.dim() >= 2):
+        raise ConfigError(
+            f"class_weight: supported for one label per sample, found targets of shape {tuple(y.shape)} "
+            "(one per timestep); pass sample_weight instead"
+        )
+    if y.dim() == 2:
+        y = y.argmax(-1) if y.shape[1] != 1 else y[:, 0]
+    labels = torch.round(y.double()).to(torch.int64) if y.is_floating_point() else y.to(torch.int64)
+    w = torch.ones(n, dtype=torch.float32)
+    for k, v in table.items():
+        w[labels == k] = v
+    return w
 
 
 class _Accumulator:
@@ -168,17 +235,21 @@ class _FitStep:
         self.stateful = [m for m in step.metrics if m not in self.means]
         self.any_metric = bool(step.metrics)
 
-    def __call__(self, model: Any, batch: tuple[torch.Tensor, torch.Tensor], carry: Any) -> StepOutput:
-        xb, yb = batch
+    def __call__(self, model: Any, batch: tuple[torch.Tensor, ...], carry: Any) -> StepOutput:
+        if len(batch) == 3:
+            xb, yb, wb = batch
+        else:
+            (xb, yb), wb = batch, None
         step = self.step
         out, is_logits = step.outputs(xb)
         if out.dtype in (torch.bfloat16, torch.float16):  # bf16 autocast: the loss is computed in float32
             out = out.float()
-        loss = step.loss_value(yb, out, is_logits)
+        loss = step.loss_value(yb, out, is_logits, wb)
         metrics = None
         if self.any_metric:
             with torch.no_grad():
                 probs = step.activation(out.detach()) if is_logits else out.detach()
+                # Keras weighs only the loss: compile(metrics=...) are unweighted (weighted_metrics are not supported)
                 metrics = {m.name: m.values(yb, probs).float().mean() for m in self.means}
                 for m in self.stateful:
                     m.update(yb, probs)
@@ -285,7 +356,8 @@ class _EpochPermutations(TensorBatches):
 
 def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1, verbose: Any = 1,
         callbacks: list | None = None, validation_split: float = 0.0, validation_data: Any = None,
-        shuffle: bool = True, initial_epoch: int = 0, precision: Any = "fp32") -> History:
+        shuffle: bool = True, initial_epoch: int = 0, precision: Any = "fp32", class_weight: Any = None,
+        sample_weight: Any = None) -> History:
     """``Model.fit``: checks everything once, then hands the loop to :class:`lstmkit.train.Trainer`.
 
     The engine gets a step function (:class:`_FitStep`), a :class:`~lstmkit.train.TensorBatches`
@@ -324,12 +396,15 @@ def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1
             raise ConfigError(f"callbacks: expected lstmkit.models.callbacks.Callback objects, found {type(cb).__name__}")
 
     xt, yt, output_shape = prepare_xy(model, x, y)
-    x_val = y_val = None
+    wt = sample_weights(model, yt, class_weight, sample_weight)
+    x_val = y_val = w_val = None
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ConfigError("validation_data: expected a tuple (x_val, y_val), found "
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ConfigError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val), found "
                               f"{type(validation_data).__name__} of length {len(validation_data) if hasattr(validation_data, '__len__') else '?'}")
         x_val, y_val, _ = prepare_xy(model, validation_data[0], validation_data[1], "validation_data x", "validation_data y")
+        if len(validation_data) == 3 and validation_data[2] is not None:
+            w_val = sample_weights(model, y_val, None, validation_data[2], "validation_data sample_weight")
     elif validation_split > 0:
         n_val = int(xt.shape[0] * validation_split)
         if n_val == 0 or n_val == xt.shape[0]:
@@ -340,6 +415,10 @@ def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1
         split = xt.shape[0] - n_val  # Keras: the last samples, before shuffling
         x_val, y_val = xt[split:], yt[split:]
         xt, yt = xt[:split], yt[:split]
+        if wt is not None:
+            if sample_weight is not None:  # Keras splits sample_weight with x and y; class_weight is training-only
+                w_val = wt[split:]
+            wt = wt[:split]
 
     device = _model_device(model)
     resolve_precision(precision, device)  # bf16 where it cannot run: one line, before any work
@@ -353,7 +432,7 @@ def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1
     params = [p for group in torch_opt.param_groups for p in group["params"]]
 
     dist.init_from_env()  # under torchrun: join the group now, so every process shuffles with rank 0's order
-    batches = _EpochPermutations(xt, yt, batch_size=batch_size, shuffle=shuffle,
+    batches = _EpochPermutations(*((xt, yt) if wt is None else (xt, yt, wt)), batch_size=batch_size, shuffle=shuffle,
                                  device=None if device.type == "cpu" else device)
 
     history = History()
@@ -373,7 +452,7 @@ def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1
     evaluate_fn = None
     if x_val is not None:
         def evaluate_fn(m: Any) -> dict[str, float]:
-            return _evaluate_tensors(model, x_val, y_val, batch_size, output_shape, prefix="val_")
+            return _evaluate_tensors(model, x_val, y_val, batch_size, output_shape, prefix="val_", wt=w_val)
 
     model.stop_training = False
     model.history = history
@@ -401,7 +480,7 @@ def _owns(torch_opt: torch.optim.Optimizer, model: "Model") -> bool:
 
 @torch.no_grad()
 def _evaluate_tensors(model: "Model", xt: torch.Tensor, yt: torch.Tensor, batch_size: int, output_shape: tuple,
-                      prefix: str = "") -> dict[str, float]:
+                      prefix: str = "", wt: torch.Tensor | None = None) -> dict[str, float]:
     was_training = model.training
     model.eval()
     device = _model_device(model)
@@ -410,8 +489,9 @@ def _evaluate_tensors(model: "Model", xt: torch.Tensor, yt: torch.Tensor, batch_
     try:
         for sl in _slices(xt.shape[0], batch_size):
             xb, yb = xt[sl].to(device), yt[sl].to(device)
+            wb = None if wt is None else wt[sl].to(device)
             out, is_logits = step.outputs(xb)
-            acc.add(step.loss_value(yb, out, is_logits), xb.shape[0])
+            acc.add(step.loss_value(yb, out, is_logits, wb), xb.shape[0])
             step.update_metrics(yb, out, is_logits)
     finally:
         model.train(was_training)

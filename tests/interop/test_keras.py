@@ -496,3 +496,21 @@ def test_keras_folder_format(tmp_path):
     assert_close(load_keras(tmp_path / "folder").predict(token_batch()), keras_predict(kmodel, token_batch()))
     with pytest.raises(ModelFileError, match="folder without"):
         load_keras(tmp_path)
+
+
+def test_stateful_layers_keep_the_flag_both_ways(tmp_path):
+    """stateful=True crosses in both directions, and the imported layer carries its state like Keras's."""
+    torch.manual_seed(0)
+    km = keras.Sequential([keras.Input((4, 3), batch_size=2), keras.layers.LSTM(5, stateful=True)])
+    km.save(tmp_path / "s.keras")
+    model = load_keras(tmp_path / "s.keras")
+    assert model.layers[0].stateful
+    x = np.random.default_rng(0).standard_normal((2, 8, 3)).astype(np.float32)
+    km.layers[0].reset_states()
+    want = [np.asarray(km.predict(x[:, :4], verbose=0)), np.asarray(km.predict(x[:, 4:], verbose=0))]
+    got = [model.predict(x[:, :4]), model.predict(x[:, 4:])]
+    np.testing.assert_allclose(got[0], want[0], atol=1e-5)
+    np.testing.assert_allclose(got[1], want[1], atol=1e-5)
+    save_keras(model, tmp_path / "back.keras")
+    config = json.loads(zipfile.ZipFile(tmp_path / "back.keras").read("config.json"))
+    assert [layer["config"].get("stateful") for layer in config["config"]["layers"] if layer["class_name"] == "LSTM"] == [True]

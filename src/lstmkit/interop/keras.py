@@ -42,7 +42,7 @@ forward order for the reversed outputs) are refused with one :class:`~lstmkit.er
 line naming the layer. A file that is not a ``.keras`` zip,
 or is truncated or corrupted, raises :class:`~lstmkit.errors.ModelFileError`.
 
-Settings that only matter while training (``stateful``, ``recurrent_dropout`` on GRU/SimpleRNN,
+Settings that only matter while training (``recurrent_dropout`` on GRU/SimpleRNN,
 regularisers, constraints, ``noise_shape``) are dropped with one :class:`~lstmkit.errors.LstmkitWarning`.
 
 **Masks.** With ``return_sequences=True`` and a padding mask, lstmkit's recurrent layers output
@@ -348,7 +348,7 @@ class _Reader:
         if self.get(config, "return_state", bool, f, False):
             raise self.refuse(name, cls, "return_state=True returns several tensors; a Sequential layer returns one")
         if self.get(config, "stateful", bool, f, False):
-            self.drop(name, cls, "stateful=True (lstmkit starts every batch from a zero state)")
+            kwargs["stateful"] = True  # lstmkit's layers keep their state between calls too (reset_states())
         if config.get("time_major"):
             raise self.refuse(name, cls, "time_major=True is not supported; lstmkit's layers are batch-major")
         recurrent_dropout = float(self.get(config, "recurrent_dropout", (int, float), f, 0.0))
@@ -701,7 +701,7 @@ def _keras_layer_spec(layer: Layer, where: str) -> dict[str, Any]:
         cls = type(layer).__name__
         config: dict[str, Any] = {
             **base, "return_sequences": layer.return_sequences, "return_state": False,
-            "go_backwards": layer.go_backwards, "stateful": False, "unroll": False,
+            "go_backwards": layer.go_backwards, "stateful": bool(getattr(layer, "stateful", False)), "unroll": False,
             # lstmkit outputs zeros at masked steps; so does Keras with this flag.
             "zero_output_for_mask": layer.return_sequences, "units": layer.units, "activation": layer.activation,
         }

@@ -17,12 +17,13 @@ from lstmkit.layers.dense import Dense
 from lstmkit.layers.dropout import Dropout
 from lstmkit.layers.embedding import Embedding
 from lstmkit.layers.input import Input, InputLayer
+from lstmkit.layers.masking import Masking
 from lstmkit.layers.normalization import LayerNormalization
 from lstmkit.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from lstmkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from lstmkit.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
 from lstmkit.layers.wrappers import TimeDistributed
 
-__all__ = ["Layer", "Input", "InputLayer", "Embedding", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Dropout", "AttentionPooling",
+__all__ = ["Layer", "Input", "InputLayer", "Embedding", "Masking", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Dropout", "AttentionPooling",
            "GlobalAveragePooling1D", "GlobalMaxPooling1D", "RepeatVector", "TimeDistributed", "LayerNormalization",
            "Flatten", "Reshape", "Permute", "Conv1D", "MaxPooling1D", "AveragePooling1D"]

@@ -15,7 +15,15 @@ them unpacked, reading each row's last output at its own last real step (with ``
 **Masks** (from ``Embedding(mask_zero=True)``) follow Keras: a masked step leaves the state unchanged,
 wherever it is (padding before or after the tokens, or holes). The last output is the output at each
 row's last real step (zeros for a row with no real step); with ``return_sequences`` the masked
-steps' outputs are zeros.
+steps' outputs are zeros. ``keras.layers.Masking`` (:class:`lstmkit.layers.Masking`) gives the same masks
+for float features padded with a value.
+
+**Stateful** (``stateful=True``, Keras's): the final state of each call is the initial state of the
+next call (the next batch, in ``fit``/``predict``), so a long sequence can be fed in consecutive chunks;
+row ``i`` of a batch continues row ``i`` of the previous one. The batch size must stay the same until
+``reset_states()`` (or ``reset_state()``; ``model.reset_states()`` resets every stateful layer of a model),
+which returns the layer to a zero state. The kept state is detached: training does not backpropagate into
+earlier batches. The state is not saved with the model (``model.save``) and a loaded model starts from zeros.
 
 >>> import torch
 >>> from lstmkit.layers import LSTM
@@ -70,6 +78,7 @@ class _Recurrent(Layer):
         return_sequences: bool = False,
         return_state: bool = False,
         go_backwards: bool = False,
+        stateful: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -85,7 +94,18 @@ class _Recurrent(Layer):
         self.return_sequences = _check_bool(return_sequences, "return_sequences")
         self.return_state = _check_bool(return_state, "return_state")
         self.go_backwards = _check_bool(go_backwards, "go_backwards")
+        self.stateful = _check_bool(stateful, "stateful")
         self.cell: torch.nn.Module | None = None
+        # stateful: the last call's final state, each (1, N, units), detached (not a buffer: never saved).
+        self._kept_states: tuple[torch.Tensor, ...] | None = None
+
+    def reset_states(self) -> None:
+        """Forget the kept state of a ``stateful`` layer: the next call starts from zeros, at any batch size."""
+        self._kept_states = None
+
+    def reset_state(self) -> None:
+        """Keras 3's name for :meth:`reset_states`."""
+        self.reset_states()
 
     # ------------------------------------------------------------------ shapes
     def build(self, input_shape: Shape) -> None:
@@ -133,6 +153,8 @@ class _Recurrent(Layer):
             keep = torch.empty(x.shape[0], 1, x.shape[2], device=x.device, dtype=x.dtype)
             x = x * keep.bernoulli_(1.0 - self.dropout).div_(1.0 - self.dropout)
         hx = self._initial_state(initial_state, x)
+        if self.stateful and hx is None:
+            hx = self._stateful_initial(x)
         if mask is None:
             out, state = self.cell(x, hx)
             order = None
@@ -159,6 +181,8 @@ class _Recurrent(Layer):
                 last = (lengths - 1).clamp(min=0)
                 state = out[torch.arange(x.shape[0], device=x.device), last].unsqueeze(0)  # zeros if length 0
         states = list(state) if isinstance(state, tuple) else [state]
+        if self.stateful:
+            self._kept_states = tuple(s.detach() for s in states)
         if self.return_sequences:
             if order is not None:  # put each output back at its step; masked steps get the zeros
                 out = torch.empty_like(out).scatter_(1, order.unsqueeze(-1).expand_as(out), out)
@@ -168,6 +192,24 @@ class _Recurrent(Layer):
         if self.return_state:
             return [y, *(s[-1] for s in states)]
         return y
+
+    def _stateful_initial(self, x: torch.Tensor) -> Any:
+        n = x.shape[0]
+        kept = self._kept_states
+        if kept is None:
+            states = [x.new_zeros(1, n, self.units) for _ in range(self._n_states)]
+        else:
+            if kept[0].shape[1] != n:
+                raise ConfigError(
+                    f"{type(self).__name__} '{self.name}' is stateful with batch size {kept[0].shape[1]}, found a "
+                    f"batch of {n}: keep the batch size or call reset_states() first"
+                )
+            states = []
+            for s in kept:
+                if s.is_inference() and not torch.is_inference_mode_enabled():
+                    s = s.clone()  # kept under inference_mode: a plain tensor for autograd
+                states.append(s.to(device=x.device, dtype=x.dtype))
+        return tuple(states) if self._n_states > 1 else states[0]
 
     def _initial_state(self, initial_state: Any, x: torch.Tensor) -> Any:
         if initial_state is None:
@@ -201,6 +243,7 @@ class _Recurrent(Layer):
             return_sequences=self.return_sequences,
             return_state=self.return_state,
             go_backwards=self.go_backwards,
+            stateful=self.stateful,
         )
         return config
 
@@ -221,6 +264,7 @@ class LSTM(_Recurrent):
         return_sequences: return every step's output ``(N, L, units)`` instead of the last ``(N, units)``.
         return_state: also return the final ``h`` and ``c``: ``[output, h, c]`` (not usable inside ``Sequential``).
         go_backwards: process the sequence in reverse (outputs with ``return_sequences`` are reversed too).
+        stateful: carry the final state into the next call (see the module docstring); ``reset_states()``.
 
     Inputs: ``x`` ``(N, L, F)``; optional ``mask`` ``(N, L)`` bool; optional ``initial_state=[h, c]``,
     each ``(N, units)``.
@@ -247,6 +291,7 @@ class LSTM(_Recurrent):
         return_sequences: bool = False,
         return_state: bool = False,
         go_backwards: bool = False,
+        stateful: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -258,6 +303,7 @@ class LSTM(_Recurrent):
             return_sequences=return_sequences,
             return_state=return_state,
             go_backwards=go_backwards,
+            stateful=stateful,
             **kwargs,
         )
         self.recurrent_activation = _only(recurrent_activation, "sigmoid", "recurrent_activation")

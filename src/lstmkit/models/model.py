@@ -212,6 +212,12 @@ class Model(torch.nn.Module):
 
         return predict(self, x, batch_size=batch_size, verbose=verbose)
 
+    def reset_states(self) -> None:
+        """Reset every ``stateful=True`` recurrent layer to a zero state (Keras 2's ``model.reset_states()``)."""
+        for module in self.modules():
+            if module is not self and getattr(module, "stateful", False) is True and callable(getattr(module, "reset_states", None)):
+                module.reset_states()
+
     # ------------------------------------------------------------------ inspection and files
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

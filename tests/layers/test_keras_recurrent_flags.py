@@ -10,7 +10,6 @@ model keeps ``stateful`` and ``Masking`` in its config, but not the state itself
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -20,19 +19,7 @@ from lstmkit import layers as lk
 from lstmkit.errors import ConfigError
 from lstmkit.models import Sequential, load_model
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-try:
-    import keras
-except Exception as exc:  # noqa: BLE001 (any import failure means: no Keras to compare with)
-    keras = None
-    KERAS_MISSING = f"Keras 3 is not importable ({type(exc).__name__}); pip install 'lstmkit[keras]'"
-else:
-    KERAS_MISSING = None
-    if not keras.__version__.startswith("3.") or keras.backend.backend() != "torch":
-        KERAS_MISSING = f"needs Keras 3 on the torch backend, found {keras.__version__} on {keras.backend.backend()}"
-        keras = None
-
-needs_keras = pytest.mark.skipif(keras is None, reason=KERAS_MISSING or "")
+from keras_peer import KERAS_MISSING, keras, needs_keras  # noqa: E402,F401  (real Keras 3, or why not)
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 TOL = 1e-5
 RECURRENT = {"LSTM": (lk.LSTM, "LSTM"), "GRU": (lk.GRU, "GRU"), "SimpleRNN": (lk.SimpleRNN, "SimpleRNN")}

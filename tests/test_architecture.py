@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("util", ("lstmkit._version", "lstmkit.errors", "lstmkit._aliases", "lstmkit.util")),
     ("nn", ("lstmkit.nn",)),
     ("train", ("lstmkit.train",)),
-    ("layers/models", ("lstmkit.layers", "lstmkit.models", "lstmkit.utils")),
+    ("layers/models", ("lstmkit.layers", "lstmkit.models", "lstmkit.utils", "lstmkit.keras")),
     ("data", ("lstmkit.data",)),
     ("tasks", ("lstmkit.tasks",)),
     ("bench/inspect", ("lstmkit.bench", "lstmkit.inspect")),

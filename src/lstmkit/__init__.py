@@ -23,7 +23,7 @@ from lstmkit import _aliases
 
 _aliases.install()
 
-_SUBMODULES = {"util", "nn", "train", "models", "layers", "data", "tasks", "bench", "inspect", "errors", "utils"}
+_SUBMODULES = {"util", "nn", "train", "models", "layers", "data", "tasks", "bench", "inspect", "errors", "utils", "keras"}
 
 
 def load(path: Any, map_location: Any = None) -> Any:

@@ -57,7 +57,7 @@ def _is_recurrent(layer: Any) -> bool:
 def _plan(model: Any) -> list[Any]:
     """The layers to export (Input and Dropout are identities at inference), checked."""
     from lstmkit.layers import (AttentionPooling, Bidirectional, Dense, Dropout, Embedding, GlobalAveragePooling1D,
-                                GlobalMaxPooling1D, Input)
+                                GlobalMaxPooling1D, InputLayer)
 
     if not len(getattr(model, "layers", [])):
         raise ConfigError(f"model {getattr(model, 'name', '')!r}: has no layers; there is nothing to export")
@@ -66,7 +66,7 @@ def _plan(model: Any) -> list[Any]:
                           "give the first layer input_shape= before exporting")
     plan = []
     for i, layer in enumerate(model.layers):
-        if isinstance(layer, (Input, Dropout)):
+        if isinstance(layer, (InputLayer, Dropout)):
             continue
         if isinstance(layer, Embedding) and i != 0:
             raise ConfigError(f"layer {layer.name!r}: an Embedding must be the first layer to be exported")

@@ -18,12 +18,17 @@ from lstmkit.layers.dropout import Dropout
 from lstmkit.layers.embedding import Embedding
 from lstmkit.layers.input import Input, InputLayer
 from lstmkit.layers.masking import Masking
+from lstmkit.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
+                                    concatenate, dot, maximum, minimum, multiply, subtract)
 from lstmkit.layers.normalization import LayerNormalization
 from lstmkit.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from lstmkit.layers.recurrent import GRU, LSTM, SimpleRNN
+from lstmkit.layers.symbolic import KerasTensor
 from lstmkit.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
 from lstmkit.layers.wrappers import TimeDistributed
 
 __all__ = ["Layer", "Input", "InputLayer", "Embedding", "Masking", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Dropout", "AttentionPooling",
            "GlobalAveragePooling1D", "GlobalMaxPooling1D", "RepeatVector", "TimeDistributed", "LayerNormalization",
-           "Flatten", "Reshape", "Permute", "Conv1D", "MaxPooling1D", "AveragePooling1D"]
+           "Flatten", "Reshape", "Permute", "Conv1D", "MaxPooling1D", "AveragePooling1D", "KerasTensor",
+           "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Dot", "concatenate", "add",
+           "subtract", "multiply", "average", "maximum", "minimum", "dot"]

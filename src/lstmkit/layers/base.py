@@ -109,6 +109,7 @@ class Layer(torch.nn.Module):
         self.trainable = trainable
         self.built = False
         self.built_input_shape: Shape | None = None
+        self._inbound_nodes: list = []  # Functional graph nodes where this layer was called on KerasTensors
 
     # ----------------------------------------------------------------- life cycle
     def default_input_shape(self) -> Shape | None:
@@ -144,6 +145,19 @@ class Layer(torch.nn.Module):
 
     def call(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the layer (``torch.nn.Module.__call__``), or, on :class:`~lstmkit.layers.symbolic.KerasTensor`
+        inputs, add it to a Functional graph (:func:`~lstmkit.layers.symbolic.symbolic_call`)."""
+        if args and isinstance(args[0], torch.Tensor) and "training" not in kwargs:
+            return super().__call__(*args, **kwargs)
+        from lstmkit.layers.symbolic import call_parameters, has_symbolic, symbolic_call
+
+        if has_symbolic(args, kwargs):
+            return symbolic_call(self, args, kwargs)
+        if "training" in kwargs and "training" not in call_parameters(type(self)):
+            kwargs.pop("training")  # Keras's flag; lstmkit layers follow train()/eval()
+        return super().__call__(*args, **kwargs)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> Any:
         if not self.built:

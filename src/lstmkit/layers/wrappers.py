@@ -36,9 +36,9 @@ class TimeDistributed(Layer):
 
     def __init__(self, layer: Layer, **kwargs: Any) -> None:
         super().__init__(**split_unsupported("TimeDistributed", kwargs, {}))
-        from lstmkit.layers.input import Input
+        from lstmkit.layers.input import InputLayer
 
-        if not isinstance(layer, Layer) or isinstance(layer, Input):
+        if not isinstance(layer, Layer) or isinstance(layer, InputLayer):
             raise ConfigError(f"layer: expected an lstmkit layer to apply per step, found {type(layer).__name__}")
         if getattr(layer, "return_state", False):
             raise ConfigError("layer: TimeDistributed needs a layer that returns one tensor, found return_state=True")

@@ -24,6 +24,7 @@ from lstmkit.models.callbacks import (
     ReduceLROnPlateau,
 )
 from lstmkit.models.model import Model
+from lstmkit.models.functional import Functional
 from lstmkit.models.optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from lstmkit.models.sequential import Sequential
 from lstmkit.models.serialization import load_model, read_metadata
@@ -33,6 +34,7 @@ load = load_model
 
 __all__ = [
     "Model",
+    "Functional",
     "Sequential",
     "load",
     "load_model",

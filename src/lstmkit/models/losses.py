@@ -83,6 +83,19 @@ class Loss:
         w = sample_weight.to(values.dtype).reshape(-1, *([1] * (values.dim() - 1)))
         return (values * w).sum() / max(values.numel(), 1)
 
+    def masked(self, y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool, mask: torch.Tensor,
+               sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Keras's loss on a masked output (e.g. per-step outputs after ``Embedding(mask_zero=True)``): the
+        per-step losses of real steps only, ``sum(w * m * l) / (sum(m) + 1e-7)`` with ``m`` the ``(N, L)`` mask."""
+        values = self.per_sample(y_true, y_pred, from_logits)
+        m = mask.to(values.dtype)
+        while m.dim() < values.dim():
+            m = m.unsqueeze(-1)
+        m = m.expand_as(values)
+        if sample_weight is not None:
+            values = values * sample_weight.to(values.dtype).reshape(-1, *([1] * (values.dim() - 1)))
+        return (values * m).sum() / (m.sum() + 1e-7)
+
     def get_config(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits}
 

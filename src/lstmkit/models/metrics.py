@@ -47,8 +47,26 @@ class Metric:
         self._total = self._total + (v * w).sum()
         self._count = self._count + float(w.sum())
 
+    @torch.no_grad()
+    def update_masked(self, y_true: torch.Tensor, y_pred: torch.Tensor, mask: torch.Tensor) -> None:
+        """Keras on a masked output: the mean over real steps only (``mask`` ``(N, L)``, True = real)."""
+        self._total = self._total + masked_sum(self.values(y_true, y_pred), mask)[0]
+        self._count = self._count + float(mask.sum())
+
     def result(self) -> float:
         return float(self._total) / float(self._count) if self._count else 0.0
+
+
+def masked_sum(values: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | int]:
+    """``(sum of values at real steps, number of real steps)``; without a mask (or when it does not fit
+    the values' leading axes), all values count."""
+    if mask is None or values.dim() < mask.dim() or tuple(values.shape[:mask.dim()]) != tuple(mask.shape):
+        return values.sum(dtype=torch.float64), values.numel()
+    m = mask.to(torch.float64)
+    while m.dim() < values.dim():
+        m = m.unsqueeze(-1)
+    m = m.expand_as(values)
+    return (values.double() * m).sum(), m.sum()
 
 
 class CategoricalAccuracy(Metric):

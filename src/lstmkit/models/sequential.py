@@ -25,7 +25,8 @@ import torch
 from lstmkit.errors import ConfigError, ShapeError
 from lstmkit.layers.base import Layer, Shape, check_shape, format_shape, found_shape, layer_from_config, layer_to_config, snake_case
 from lstmkit.layers.embedding import Embedding
-from lstmkit.layers.input import Input
+from lstmkit.layers.input import Input, InputLayer
+from lstmkit.layers.symbolic import KerasTensor
 from lstmkit.models.data import as_tensor
 from lstmkit.models.model import Model
 
@@ -61,9 +62,14 @@ class Sequential(Model):
     # ------------------------------------------------------------------ building
     def add(self, layer: Layer) -> None:
         """Append a layer (builds it at once when the input shape is known)."""
+        if isinstance(layer, Input):
+            layer = layer.input_layer
+        elif isinstance(layer, KerasTensor):
+            raise ConfigError(f"layer: expected a layer or an Input(...), found the output tensor of layer "
+                              f"{getattr(layer.layer, 'name', '?')!r}; use Model(inputs, outputs) for a graph")
         if not isinstance(layer, Layer):
             raise ConfigError(f"layer: expected an lstmkit.layers layer, found {type(layer).__name__}")
-        if isinstance(layer, Input):
+        if isinstance(layer, InputLayer):
             if len(self.layers) or self._input_shape is not None:
                 raise ConfigError(f"layer: an Input must come first in Sequential {self.name!r}, found it at position {len(self.layers)}")
             self._input_shape = layer.shape
@@ -159,7 +165,7 @@ class Sequential(Model):
         if x.dim() != len(shape) + 1 or any(e is not None and e != d for e, d in zip(shape, x.shape[1:])):
             raise ShapeError(f"{argument}: expected {self.expected_input()}, found {found_shape(x)}")
 
-    def _run(self, x: Any, mask: torch.Tensor | None, logits: bool) -> torch.Tensor:
+    def _run(self, x: Any, mask: torch.Tensor | None, logits: bool, with_mask: bool = False) -> Any:
         if not isinstance(x, torch.Tensor):
             x = as_tensor(x, "x")
         if not self.built:
@@ -176,12 +182,13 @@ class Sequential(Model):
         last = len(layers) - 1
         for i, layer in enumerate(layers):
             if logits and i == last:
-                return layer.call_logits(x, mask)[0]
-            y = layer(x, mask)
+                y = layer.call_logits(x, mask)[0]
+            else:
+                y = layer(x, mask)
             if mask is not None or layer.supports_masking:
                 mask = layer.compute_mask(x, mask)
             x = y
-        return x
+        return (x, mask) if with_mask else x
 
     def forward(self, x: Any, mask: torch.Tensor | None = None) -> torch.Tensor:
         return self._run(x, mask, False)
@@ -195,6 +202,12 @@ class Sequential(Model):
 
     def call_with_logits(self, x: torch.Tensor) -> torch.Tensor:
         return self._run(x, None, True)
+
+    def call_outputs(self, x: Any, logits: list[bool]) -> tuple[list[torch.Tensor], list[Any]]:
+        """The output (logits where asked) and its Keras mask: per-step outputs after
+        ``Embedding(mask_zero=True)``/``Masking`` keep the mask, so the loss counts real steps only."""
+        out, mask = self._run(x, None, bool(logits[0]), with_mask=True)
+        return [out], [mask]
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:

@@ -29,7 +29,7 @@ class ModelSummary:
     ``str(summary)`` is the same table as plain text."""
 
     name: str
-    rows: list[tuple[str, str, int | None]] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)  # (layer, shape, params) or, Functional, + connected to
     total_params: int = 0
     trainable_params: int = 0
     non_trainable_params: int = 0
@@ -39,8 +39,12 @@ class ModelSummary:
         table.add_column("Layer (type)", no_wrap=True)
         table.add_column("Output Shape", no_wrap=True)
         table.add_column("Param #", justify="right", no_wrap=True)
-        for layer, shape, params in self.rows:
-            table.add_row(layer, shape, "0 (unbuilt)" if params is None else f"{params:,}")
+        connected = any(len(row) > 3 for row in self.rows)
+        if connected:
+            table.add_column("Connected to")
+        for layer, shape, params, *rest in self.rows:
+            cells = [layer, shape, "0 (unbuilt)" if params is None else f"{params:,}"]
+            table.add_row(*cells, *(rest[:1] if connected else []))
         return table
 
     def footer(self) -> str:
@@ -51,13 +55,16 @@ class ModelSummary:
         )
 
     def print(self, console: Console | None = None) -> None:
-        console = console or Console(highlight=False)
+        # A Functional summary has a fourth column ("Connected to"): give it room off a terminal.
+        wide = any(len(row) > 3 for row in self.rows)
+        console = console or Console(highlight=False, width=None if not wide else max(Console().width, 120))
         console.print(self.table())
         console.print(self.footer())
 
     def __str__(self) -> str:
         buf = io.StringIO()
-        self.print(Console(file=buf, width=100, no_color=True, highlight=False, force_terminal=False))
+        wide = any(len(row) > 3 for row in self.rows)
+        self.print(Console(file=buf, width=130 if wide else 100, no_color=True, highlight=False, force_terminal=False))
         return buf.getvalue().rstrip("\n")
 
     def __repr__(self) -> str:

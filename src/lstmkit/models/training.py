@@ -21,7 +21,7 @@ from lstmkit.errors import ConfigError, DataError, InputValueError
 from lstmkit.layers.activations import get_activation
 from lstmkit.models.callbacks import Callback, History
 from lstmkit.models.data import as_tensor, check_same_length
-from lstmkit.models.metrics import AUC, Metric
+from lstmkit.models.metrics import AUC, Metric, masked_sum
 from lstmkit.models.progress import ProgressReporter, format_logs
 from lstmkit.train import distributed as dist
 from lstmkit.train.batches import TensorBatches
@@ -60,53 +60,114 @@ def _model_device(model: "Model") -> torch.device:
     return torch.device("cpu")
 
 
-def prepare_xy(model: "Model", x: Any, y: Any, x_name: str = "x", y_name: str = "y") -> tuple[torch.Tensor, torch.Tensor, tuple]:
-    """Checked tensors for a dataset: inputs validated against the model, targets against the loss."""
-    xt = as_tensor(x, x_name)
+def _unwrap_one(v: Any) -> Any:
+    """``[array]`` -> ``array`` (Keras accepts a one-element list for a one-input or one-output model)."""
+    if isinstance(v, (list, tuple)) and len(v) == 1 and isinstance(v[0], (np.ndarray, torch.Tensor)):
+        return v[0]
+    return v
+
+
+def target_list(model: "Model", y: Any, y_name: str = "y") -> list[tuple[Any, str]]:
+    """``[(targets, label)]``, one per model output, from one array, a list, or a dict by output name."""
+    names = model.output_names
+    if len(names) == 1:
+        return [(_unwrap_one(y), y_name)]
+    if isinstance(y, dict):
+        missing = [k for k in names if k not in y]
+        extra = [k for k in y if k not in names]
+        if missing or extra:
+            raise DataError(f"{y_name}: expected a dict with keys {names}, found {sorted(y)!r}"
+                            + (f" (missing {missing[0]!r})" if missing else f" (unknown {extra[0]!r})"))
+        return [(y[k], f"{y_name}[{k!r}]") for k in names]
+    if not isinstance(y, (list, tuple)) or len(y) != len(names):
+        found = f"a {type(y).__name__} of length {len(y)}" if isinstance(y, (list, tuple)) else type(y).__name__
+        raise DataError(f"{y_name}: expected {len(names)} target arrays (one per output: {names}), found {found}")
+    return [(v, f"{y_name}[{k!r}]") for v, k in zip(y, names)]
+
+
+def prepare_xy(model: "Model", x: Any, y: Any, x_name: str = "x", y_name: str = "y") -> tuple[tuple, tuple, list]:
+    """Checked tensors for a dataset: ``(inputs, targets, output shapes)``, a tuple of tensors per model input
+    and per output; inputs validated against the model, targets against each output's loss."""
+    xs = model.as_inputs(_unwrap_one(x) if len(getattr(model, "input_names", [0])) == 1 else x, x_name)
     if y is None:
         raise DataError(f"{y_name}: expected targets for {x_name}, found None")
-    yt = as_tensor(y, y_name)
-    check_same_length(xt, yt, x_name, y_name)
-    output_shape = model.ensure_built(xt)
-    model.check_inputs(xt, x_name)
-    yt = model.loss.prepare_targets(yt, tuple(output_shape), y_name)
-    return xt, yt, tuple(output_shape)
+    targets = [(as_tensor(v, label), label) for v, label in target_list(model, y, y_name)]
+    for t, label in targets:
+        check_same_length(xs[0], t, x_name, label)
+    shape = model.ensure_built(model.model_input(xs))
+    shapes = [tuple(s) for s in shape] if isinstance(shape, list) else [tuple(shape)]
+    model.check_inputs(model.model_input(xs), x_name)
+    losses = model.output_losses
+    ys = tuple(lo.prepare_targets(t, s, label) for lo, (t, label), s in zip(losses, targets, shapes))
+    return xs, ys, shapes
 
 
 class _Step:
-    """One model's loss/metric evaluation, with the logits shortcut decided once."""
+    """A model's losses and metrics for a batch, one head per output, with the logits shortcut decided once.
 
-    def __init__(self, model: "Model", output_shape: tuple) -> None:
+    Each output ``k`` has its loss, weight ``w_k`` (``loss_weights``) and metrics; the batch loss is
+    ``sum_k w_k * loss_k``. Where an output carries a Keras mask (per-step outputs after
+    ``Embedding(mask_zero=True)`` or ``Masking``), its loss and mean metrics count the real steps only.
+    """
+
+    def __init__(self, model: "Model", output_shapes: list) -> None:
         self.model = model
-        self.loss = model.loss
-        act = model.logits_activation()
-        self.use_logits = (
-            self.loss.logit_activation is not None and not self.loss.from_logits and act == self.loss.logit_activation
-        )
-        self.activation = get_activation(act) if self.use_logits else None
-        self.metrics = model.make_metrics(output_shape)
+        self.losses = list(model.output_losses)
+        self.weights = list(model.loss_weights)
+        acts = model.logits_activations()
+        self.use_logits = [lo.logit_activation is not None and not lo.from_logits and act == lo.logit_activation
+                           for lo, act in zip(self.losses, acts)]
+        self.activations = [get_activation(act) if use else None for use, act in zip(self.use_logits, acts)]
+        self.head_metrics = [model.make_metrics(shape, i) for i, shape in enumerate(output_shapes)]
+        self.metrics = [m for ms in self.head_metrics for m in ms]
+        self.names = model.output_names
+        self.multi = len(self.losses) > 1
 
-    def outputs(self, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(loss, predictions-as-probabilities-or-logits) for a batch."""
-        if self.use_logits:
-            return self.model.call_with_logits(xb), True
-        return self.model(xb), False
+    def outputs(self, xs: tuple) -> tuple[list[torch.Tensor], list[Any]]:
+        """``([outputs], [masks])`` for a batch (outputs as logits where the shortcut applies)."""
+        return self.model.call_outputs(self.model.model_input(xs), self.use_logits)
 
-    def loss_value(self, yb: torch.Tensor, out: torch.Tensor, is_logits: bool,
-                   wb: torch.Tensor | None = None) -> torch.Tensor:
-        if wb is not None:
-            return self.loss.weighted(yb, out, is_logits or self.loss.from_logits, wb)
-        if is_logits:
-            return self.loss.compute(yb, out, True)
-        return self.loss(yb, out)
+    def loss_values(self, ys: tuple, outs: list[torch.Tensor], masks: list[Any],
+                    wb: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(weighted total, [loss per output])``."""
+        per = []
+        for lo, use, y, out, mask in zip(self.losses, self.use_logits, ys, outs, masks):
+            if out.dtype in (torch.bfloat16, torch.float16):  # bf16 autocast: the loss is computed in float32
+                out = out.float()
+            logits = use or lo.from_logits
+            if mask is not None and out.dim() > mask.dim() and tuple(out.shape[:mask.dim()]) == tuple(mask.shape):
+                per.append(lo.masked(y, out, logits, mask, wb))
+            elif wb is not None:
+                per.append(lo.weighted(y, out, logits, wb))
+            elif use:
+                per.append(lo.compute(y, out, True))
+            else:
+                per.append(lo(y, out))
+        total = per[0] * self.weights[0] if self.weights[0] != 1.0 else per[0]
+        for v, w in zip(per[1:], self.weights[1:]):
+            total = total + v * w
+        return total, per
 
-    def update_metrics(self, yb: torch.Tensor, out: torch.Tensor, is_logits: bool) -> None:
+    def probabilities(self, i: int, out: torch.Tensor) -> torch.Tensor:
+        out = out.detach()
+        if out.dtype in (torch.bfloat16, torch.float16):
+            out = out.float()
+        return self.activations[i](out) if self.use_logits[i] else out
+
+    def update_metrics(self, ys: tuple, outs: list[torch.Tensor], masks: list[Any] | None = None) -> None:
         if not self.metrics:
             return
         with torch.no_grad():
-            probs = self.activation(out.detach()) if is_logits else out.detach()
-            for m in self.metrics:
-                m.update(yb, probs)
+            for i, metrics in enumerate(self.head_metrics):
+                if not metrics:
+                    continue
+                probs = self.probabilities(i, outs[i])
+                mask = masks[i] if masks else None
+                for m in metrics:
+                    if mask is not None and type(m).update is Metric.update:
+                        m.update_masked(ys[i], probs, mask)
+                    else:
+                        m.update(ys[i], probs)
 
     def reset(self) -> None:
         for m in self.metrics:
@@ -143,8 +204,11 @@ def sample_weights(model: "Model", yt: torch.Tensor, class_weight: Any, sample_w
         return w.to(torch.float32)
     if not isinstance(class_weight, dict):
         raise ConfigError(f"class_weight: expected a dict {{class index: weight}}, found {type(class_weight).__name__}")
+    if len(model.output_names) > 1:
+        raise ConfigError("class_weight: supported for models with one output (as in Keras); pass sample_weight")
+    loss = model.output_losses[0]
     classes = None
-    if model.loss is not None and model.loss.name in ("sparse_categorical_crossentropy", "categorical_crossentropy",
+    if loss.name in ("sparse_categorical_crossentropy", "categorical_crossentropy",
                                                       "binary_crossentropy"):
         out = getattr(model, "output_shape", None)
         units = out[-1] if out else None
@@ -162,7 +226,7 @@ def sample_weights(model: "Model", yt: torch.Tensor, class_weight: Any, sample_w
             raise InputValueError(f"class_weight: weight of class {int(k)} must be finite and >= 0, found {v!r}")
         table[int(k)] = float(v)
     y = yt
-    sparse = model.loss is not None and model.loss.name == "sparse_categorical_crossentropy"
+    sparse = loss.name == "sparse_categorical_crossentropy"
     if y.dim() >= 3 or (sparse and y.dim() >= 2):
         raise ConfigError(
             f"class_weight: supported for one label per sample, found targets of shape {tuple(y.shape)} "
@@ -190,8 +254,11 @@ class _Accumulator:
         return float(self.total) / self.count if self.count else float("nan")
 
 
-def _logs(acc: _Accumulator, step: _Step, prefix: str = "") -> dict[str, float]:
+def _logs(acc: _Accumulator, step: _Step, prefix: str = "", heads: list | None = None) -> dict[str, float]:
     logs = {f"{prefix}loss": acc.mean()}
+    if step.multi and heads is not None:
+        for name, head in zip(step.names, heads):
+            logs[f"{prefix}{name}_loss"] = head.mean()
     for m in step.metrics:
         logs[f"{prefix}{m.name}"] = m.result()
     return logs
@@ -229,31 +296,49 @@ class _FitStep:
     (in a multi-process run ``auc`` gathers every process's scores; a custom one is rank 0's shard's).
     """
 
-    def __init__(self, step: _Step) -> None:
+    def __init__(self, step: _Step, n_inputs: int = 1) -> None:
         self.step = step
-        self.means = [m for m in step.metrics if getattr(type(m).update, "__func__", type(m).update) is Metric.update]
-        self.stateful = [m for m in step.metrics if m not in self.means]
+        self.n_inputs = n_inputs
+        self.n_outputs = len(step.losses)
+        self.means = [(i, m) for i, ms in enumerate(step.head_metrics) for m in ms
+                      if getattr(type(m).update, "__func__", type(m).update) is Metric.update]
+        self.stateful = [(i, m) for i, ms in enumerate(step.head_metrics) for m in ms
+                         if getattr(type(m).update, "__func__", type(m).update) is not Metric.update]
         self.any_metric = bool(step.metrics)
 
+    def split(self, batch: Any) -> tuple[tuple, tuple, torch.Tensor | None]:
+        """``(inputs, targets, sample weights or None)`` from a flat batch tuple."""
+        if isinstance(batch, torch.Tensor):
+            batch = (batch,)
+        nx, ny = self.n_inputs, self.n_outputs
+        xs, ys = tuple(batch[:nx]), tuple(batch[nx:nx + ny])
+        wb = batch[nx + ny] if len(batch) > nx + ny else None
+        return xs, ys, wb
+
     def __call__(self, model: Any, batch: tuple[torch.Tensor, ...], carry: Any) -> StepOutput:
-        if len(batch) == 3:
-            xb, yb, wb = batch
-        else:
-            (xb, yb), wb = batch, None
+        xs, ys, wb = self.split(batch)
         step = self.step
-        out, is_logits = step.outputs(xb)
-        if out.dtype in (torch.bfloat16, torch.float16):  # bf16 autocast: the loss is computed in float32
-            out = out.float()
-        loss = step.loss_value(yb, out, is_logits, wb)
+        outs, masks = step.outputs(xs)
+        loss, per = step.loss_values(ys, outs, masks, wb)
         metrics = None
-        if self.any_metric:
+        if self.any_metric or step.multi:
+            metrics = {}
             with torch.no_grad():
-                probs = step.activation(out.detach()) if is_logits else out.detach()
-                # Keras weighs only the loss: compile(metrics=...) are unweighted (weighted_metrics are not supported)
-                metrics = {m.name: m.values(yb, probs).float().mean() for m in self.means}
-                for m in self.stateful:
-                    m.update(yb, probs)
-        return StepOutput(loss, xb.shape[0], None, metrics)
+                if step.multi:
+                    for name, v in zip(step.names, per):
+                        metrics[f"{name}_loss"] = v.detach().float()
+                probs = {}
+                for i, m in self.means:
+                    if i not in probs:
+                        probs[i] = step.probabilities(i, outs[i])
+                    # Keras weighs only the loss: compile(metrics=...) are unweighted (weighted_metrics are not supported)
+                    total, count = masked_sum(m.values(ys[i], probs[i]), masks[i])
+                    metrics[m.name] = (total / max(float(count), 1e-12)).float()
+                for i, m in self.stateful:
+                    if i not in probs:
+                        probs[i] = step.probabilities(i, outs[i])
+                    m.update(ys[i], probs[i])
+        return StepOutput(loss, xs[0].shape[0], None, metrics)
 
 
 class _KerasHooks(Hooks):
@@ -285,7 +370,7 @@ class _KerasHooks(Hooks):
             cb.on_epoch_begin(state.epoch, {})
 
     def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> bool:
-        for m in self.fit_step.stateful:
+        for _, m in self.fit_step.stateful:
             if state.world_size > 1 and isinstance(m, AUC):  # exact over all processes' scores
                 parts = dist.gather_objects((m._scores, m._labels))
                 if parts is not None:
@@ -357,7 +442,7 @@ class _EpochPermutations(TensorBatches):
 def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1, verbose: Any = 1,
         callbacks: list | None = None, validation_split: float = 0.0, validation_data: Any = None,
         shuffle: bool = True, initial_epoch: int = 0, precision: Any = "fp32", class_weight: Any = None,
-        sample_weight: Any = None) -> History:
+        sample_weight: Any = None, steps_per_epoch: Any = None, validation_steps: Any = None) -> History:
     """``Model.fit``: checks everything once, then hands the loop to :class:`lstmkit.train.Trainer`.
 
     The engine gets a step function (:class:`_FitStep`), a :class:`~lstmkit.train.TensorBatches`
@@ -395,35 +480,60 @@ def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1
         if not isinstance(cb, Callback):
             raise ConfigError(f"callbacks: expected lstmkit.models.callbacks.Callback objects, found {type(cb).__name__}")
 
-    xt, yt, output_shape = prepare_xy(model, x, y)
-    wt = sample_weights(model, yt, class_weight, sample_weight)
-    x_val = y_val = w_val = None
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ConfigError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val), found "
-                              f"{type(validation_data).__name__} of length {len(validation_data) if hasattr(validation_data, '__len__') else '?'}")
-        x_val, y_val, _ = prepare_xy(model, validation_data[0], validation_data[1], "validation_data x", "validation_data y")
-        if len(validation_data) == 3 and validation_data[2] is not None:
-            w_val = sample_weights(model, y_val, None, validation_data[2], "validation_data sample_weight")
-    elif validation_split > 0:
-        n_val = int(xt.shape[0] * validation_split)
-        if n_val == 0 or n_val == xt.shape[0]:
-            raise DataError(
-                f"validation_split: {validation_split} of {xt.shape[0]} samples leaves "
-                f"{n_val} for validation and {xt.shape[0] - n_val} for training; both need at least one"
-            )
-        split = xt.shape[0] - n_val  # Keras: the last samples, before shuffling
-        x_val, y_val = xt[split:], yt[split:]
-        xt, yt = xt[:split], yt[:split]
-        if wt is not None:
-            if sample_weight is not None:  # Keras splits sample_weight with x and y; class_weight is training-only
-                w_val = wt[split:]
-            wt = wt[:split]
-
     device = _model_device(model)
     resolve_precision(precision, device)  # bf16 where it cannot run: one line, before any work
-    n = xt.shape[0]
-    steps = math.ceil(n / batch_size)
+    source = batch_source(x)
+    if source is not None:  # a generator, a torch DataLoader or a Keras-style dataset of batches
+        if y is not None or sample_weight is not None or class_weight is not None or validation_split:
+            raise ConfigError("y / sample_weight / class_weight / validation_split: not with a generator or DataLoader "
+                              "as x; it yields (x, y) or (x, y, sample_weight) batches itself (as in Keras)")
+        batches = _GeneratorBatches(model, source, steps_per_epoch, "x")
+        output_shapes = batches.output_shapes
+        n_inputs = batches.n_inputs
+        steps = batches.num_batches(0)
+        x_val = y_val = w_val = None
+        val_source = batch_source(validation_data) if validation_data is not None else None
+    else:
+        if steps_per_epoch is not None:
+            raise ConfigError("steps_per_epoch: only with a generator or DataLoader as x (arrays give "
+                              "ceil(N / batch_size) steps)")
+        xs, ys, output_shapes = prepare_xy(model, x, y)
+        n_inputs = len(xs)
+        wt = sample_weights(model, ys[0], class_weight, sample_weight)
+        x_val = y_val = w_val = None
+        val_source = batch_source(validation_data) if validation_data is not None else None
+        if validation_data is not None and val_source is None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ConfigError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val), "
+                                  f"or a generator, found {type(validation_data).__name__} of length "
+                                  f"{len(validation_data) if hasattr(validation_data, '__len__') else '?'}")
+            x_val, y_val, _ = prepare_xy(model, validation_data[0], validation_data[1], "validation_data x",
+                                         "validation_data y")
+            if len(validation_data) == 3 and validation_data[2] is not None:
+                w_val = sample_weights(model, y_val[0], None, validation_data[2], "validation_data sample_weight")
+        elif validation_split > 0:
+            total = xs[0].shape[0]
+            n_val = int(total * validation_split)
+            if n_val == 0 or n_val == total:
+                raise DataError(
+                    f"validation_split: {validation_split} of {total} samples leaves "
+                    f"{n_val} for validation and {total - n_val} for training; both need at least one"
+                )
+            split = total - n_val  # Keras: the last samples, before shuffling
+            x_val, y_val = tuple(t[split:] for t in xs), tuple(t[split:] for t in ys)
+            xs, ys = tuple(t[:split] for t in xs), tuple(t[:split] for t in ys)
+            if wt is not None:
+                if sample_weight is not None:  # Keras splits sample_weight with x and y; class_weight is training-only
+                    w_val = wt[split:]
+                wt = wt[:split]
+        n = xs[0].shape[0]
+        steps = math.ceil(n / batch_size)
+        dist.init_from_env()  # under torchrun: join the group now, so every process shuffles with rank 0's order
+        flat = (*xs, *ys) if wt is None else (*xs, *ys, wt)
+        batches = _EpochPermutations(*flat, batch_size=batch_size, shuffle=shuffle,
+                                     device=None if device.type == "cpu" else device)
+    if val_source is not None:
+        val_batches = _GeneratorBatches(model, val_source, validation_steps, "validation_data")
 
     if model.optimizer.torch_optimizer is None or not _owns(model.optimizer.torch_optimizer, model):
         model.optimizer.build([p for p in model.parameters() if p.requires_grad])
@@ -431,20 +541,17 @@ def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1
     torch_opt = opt.torch_optimizer
     params = [p for group in torch_opt.param_groups for p in group["params"]]
 
-    dist.init_from_env()  # under torchrun: join the group now, so every process shuffles with rank 0's order
-    batches = _EpochPermutations(*((xt, yt) if wt is None else (xt, yt, wt)), batch_size=batch_size, shuffle=shuffle,
-                                 device=None if device.type == "cpu" else device)
-
     history = History()
     all_callbacks = [*callbacks, history]  # History last: it records what other callbacks add to the logs
     for cb in all_callbacks:
         cb.set_model(model)
         cb.set_params({"epochs": epochs, "steps": steps, "verbose": verbose})
-    fit_step = _FitStep(_Step(model, output_shape))
+    fit_step = _FitStep(_Step(model, output_shapes), n_inputs)
     reporter = ProgressReporter(verbose if dist.is_main() else 0, epochs, steps)
     bar = reporter.verbose == 1  # a terminal: the engine draws the bar; otherwise our hook prints the lines
     hooks: list[Hooks] = [_KerasHooks(model, all_callbacks, fit_step, None if bar else reporter,
-                                      [m.name for m in fit_step.step.metrics])]
+                                      [*(f"{n}_loss" for n in fit_step.step.names if fit_step.step.multi),
+                                       *(m.name for m in fit_step.step.metrics)])]
     batch_callbacks = [cb for cb in callbacks if type(cb).on_train_batch_end is not Callback.on_train_batch_end
                        or type(cb).on_train_batch_begin is not Callback.on_train_batch_begin]
     if batch_callbacks:
@@ -452,7 +559,12 @@ def fit(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, epochs: int = 1
     evaluate_fn = None
     if x_val is not None:
         def evaluate_fn(m: Any) -> dict[str, float]:
-            return _evaluate_tensors(model, x_val, y_val, batch_size, output_shape, prefix="val_", wt=w_val)
+            return _evaluate_batches(model, _slice_batches(x_val, y_val, w_val, batch_size), output_shapes,
+                                     len(x_val), prefix="val_")
+    elif val_source is not None:
+        def evaluate_fn(m: Any) -> dict[str, float]:
+            return _evaluate_batches(model, val_batches.epoch_batches(), output_shapes, val_batches.n_inputs,
+                                     prefix="val_")
 
     model.stop_training = False
     model.history = history
@@ -478,32 +590,50 @@ def _owns(torch_opt: torch.optim.Optimizer, model: "Model") -> bool:
     return all(id(p) in ids for p in model.parameters() if p.requires_grad)
 
 
+def _slice_batches(xs: tuple, ys: tuple, wt: torch.Tensor | None, batch_size: int):
+    for sl in _slices(xs[0].shape[0], batch_size):
+        yield (*(t[sl] for t in xs), *(t[sl] for t in ys), *(() if wt is None else (wt[sl],)))
+
+
 @torch.no_grad()
-def _evaluate_tensors(model: "Model", xt: torch.Tensor, yt: torch.Tensor, batch_size: int, output_shape: tuple,
-                      prefix: str = "", wt: torch.Tensor | None = None) -> dict[str, float]:
+def _evaluate_batches(model: "Model", batches: Any, output_shapes: list, n_inputs: int,
+                      prefix: str = "") -> dict[str, float]:
     was_training = model.training
     model.eval()
     device = _model_device(model)
-    step = _Step(model, output_shape)
+    step = _Step(model, output_shapes)
+    splitter = _FitStep(step, n_inputs)
     acc = _Accumulator(device)
+    heads = [_Accumulator(device) for _ in step.losses]
     try:
-        for sl in _slices(xt.shape[0], batch_size):
-            xb, yb = xt[sl].to(device), yt[sl].to(device)
-            wb = None if wt is None else wt[sl].to(device)
-            out, is_logits = step.outputs(xb)
-            acc.add(step.loss_value(yb, out, is_logits, wb), xb.shape[0])
-            step.update_metrics(yb, out, is_logits)
+        for batch in batches:
+            xs, ys, wb = splitter.split(tuple(t.to(device) for t in batch))
+            outs, masks = step.outputs(xs)
+            total, per = step.loss_values(ys, outs, masks, wb)
+            n = xs[0].shape[0]
+            acc.add(total, n)
+            for h, v in zip(heads, per):
+                h.add(v, n)
+            step.update_metrics(ys, outs, masks)
     finally:
         model.train(was_training)
-    return _logs(acc, step, prefix)
+    return _logs(acc, step, prefix, heads)
 
 
-def evaluate(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, verbose: Any = 1, return_dict: bool = False):
+def evaluate(model: "Model", x: Any, y: Any = None, *, batch_size: Any = 32, verbose: Any = 1, return_dict: bool = False,
+             steps: Any = None):
     _require_compiled(model, "evaluate")
     batch_size = _check_batch_size(batch_size)
     verbose = _check_verbose(verbose)
-    xt, yt, output_shape = prepare_xy(model, x, y)
-    logs = _evaluate_tensors(model, xt, yt, batch_size, output_shape)
+    source = batch_source(x)
+    if source is not None:
+        if y is not None:
+            raise ConfigError("y: not with a generator or DataLoader as x; it yields (x, y) batches itself")
+        gen = _GeneratorBatches(model, source, steps, "x")
+        logs = _evaluate_batches(model, gen.epoch_batches(), gen.output_shapes, gen.n_inputs)
+    else:
+        xs, ys, output_shapes = prepare_xy(model, x, y)
+        logs = _evaluate_batches(model, _slice_batches(xs, ys, None, batch_size), output_shapes, len(xs))
     if verbose:
         print(format_logs(logs))
     if return_dict:
@@ -513,17 +643,156 @@ def evaluate(model: "Model", x: Any, y: Any, *, batch_size: Any = 32, verbose: A
 
 
 @torch.no_grad()
-def predict(model: "Model", x: Any, *, batch_size: Any = 32, verbose: Any = 0) -> np.ndarray:
+def predict(model: "Model", x: Any, *, batch_size: Any = 32, verbose: Any = 0, steps: Any = None) -> Any:
     batch_size = _check_batch_size(batch_size)
     _check_verbose(verbose)
-    xt = as_tensor(x, "x")
-    model.ensure_built(xt)
-    model.check_inputs(xt, "x")
+    source = batch_source(x)
+    if source is not None:
+        chunks = _GeneratorBatches(model, source, steps, "x", targets=False).epoch_batches()
+        n_inputs = None
+    else:
+        xs = model.as_inputs(_unwrap_one(x) if len(getattr(model, "input_names", [0])) == 1 else x, "x")
+        model.ensure_built(model.model_input(xs))
+        model.check_inputs(model.model_input(xs), "x")
+        chunks = (tuple(t[sl] for t in xs) for sl in _slices(xs[0].shape[0], batch_size))
+        n_inputs = len(xs)
     device = _model_device(model)
     was_training = model.training
     model.eval()
+    n_out = len(model.output_names)
+    parts: list[list[torch.Tensor]] = [[] for _ in range(n_out)]
     try:
-        outs = [model(xt[sl].to(device)).float().cpu() for sl in _slices(xt.shape[0], batch_size)]
+        for chunk in chunks:
+            xs_b = tuple(t.to(device) for t in chunk)
+            outs, _ = model.call_outputs(model.model_input(xs_b), [False] * n_out)
+            for i, o in enumerate(outs):
+                parts[i].append(o.float().cpu())
     finally:
         model.train(was_training)
-    return torch.cat(outs).numpy()
+    arrays = [torch.cat(p).numpy() for p in parts]
+    pack = getattr(model, "pack_outputs", None)
+    if pack is not None:  # a Functional model: the structure its outputs were given in
+        return pack(arrays)
+    return arrays[0] if n_out == 1 else arrays
+
+
+def batch_source(data: Any) -> Any:
+    """``data`` when it is a source of batches (a generator/iterator, a ``torch.utils.data.DataLoader``, or a
+    Keras-style dataset with ``__len__`` and ``__getitem__`` returning batches), else ``None`` (arrays)."""
+    if data is None or isinstance(data, (np.ndarray, torch.Tensor, list, tuple, dict, str, bytes)):
+        return None
+    if hasattr(data, "__next__") or type(data).__name__ == "DataLoader" or hasattr(data, "__iter__"):
+        return data
+    if hasattr(data, "__len__") and hasattr(data, "__getitem__"):
+        return data
+    return None
+
+
+class _GeneratorBatches:
+    """Batches pulled from a Python generator, a ``DataLoader`` or a Keras-style dataset, checked one by one.
+
+    Each item is ``(x, y)`` or ``(x, y, sample_weight)`` (just ``x`` for ``predict``), where ``x`` and ``y``
+    take the forms ``fit`` takes for arrays. An epoch is ``steps`` batches: ``steps_per_epoch`` when given,
+    else the source's length (a ``DataLoader`` or dataset; restarted every epoch). A plain generator needs
+    ``steps_per_epoch`` (it is read on across epochs, as in Keras). A source that ends early is one line.
+    """
+
+    def __init__(self, model: "Model", source: Any, steps: Any, argument: str, *, targets: bool = True) -> None:
+        self.model = model
+        self.source = source
+        self.argument = argument
+        self.targets = targets
+        self.restartable = not hasattr(source, "__next__")
+        length = None
+        if self.restartable:
+            try:
+                length = len(source)
+            except TypeError:
+                length = None
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+            raise ConfigError(f"steps_per_epoch: expected a positive integer, found {steps!r}")
+        self.steps = steps if steps is not None else length
+        if self.steps is None and not self.restartable:
+            raise ConfigError(f"steps_per_epoch: a generator as {argument} has no length; give steps_per_epoch= "
+                              "(validation_steps= for validation data, steps= for evaluate/predict)")
+        self._iter = None
+        self._epoch = -1
+        self._pending: list = []
+        first = self._next(0)
+        self._pending.append(first)
+        self.n_inputs = len(first) - (self._n_targets(first) if targets else 0)
+        if not targets:
+            self.n_inputs = len(first)
+        shapes = model.ensure_built(model.model_input(first[:self.n_inputs]))
+        self.output_shapes = [tuple(s) for s in shapes] if isinstance(shapes, list) else [tuple(shapes)]
+
+    def _n_targets(self, batch: tuple) -> int:
+        return len(self.model.output_names) + self._has_weights
+
+    def _raw(self) -> Any:
+        if self._iter is None:
+            self._iter = iter(self.source)
+        try:
+            return next(self._iter)
+        except StopIteration:
+            return _END
+
+    def _next(self, index: int) -> tuple:
+        raw = self._raw()
+        if raw is _END:
+            raise DataError(f"{self.argument}: the data ran out after {index} batches of an epoch; give "
+                            f"steps_per_epoch <= {index} or a source that does not end")
+        return self._check(raw, index)
+
+    def _check(self, raw: Any, index: int) -> tuple:
+        label = f"{self.argument} batch {index}"
+        if not self.targets:  # predict: a tuple is (x,), (x, y) or (x, y, w), as in Keras; anything else is x
+            x = raw[0] if isinstance(raw, tuple) else raw
+            one = len(getattr(self.model, "input_names", [0])) == 1
+            return tuple(self.model.as_inputs(_unwrap_one(x) if one else x, label))
+        if not isinstance(raw, (tuple, list)) or len(raw) not in (2, 3):
+            raise DataError(f"{label}: expected a tuple (x, y) or (x, y, sample_weight), found "
+                            f"{type(raw).__name__}{' of length ' + str(len(raw)) if hasattr(raw, '__len__') else ''}")
+        xs, ys, _ = prepare_xy(self.model, raw[0], raw[1], f"{label} x", f"{label} y")
+        self._has_weights = int(len(raw) == 3 and raw[2] is not None)
+        if self._has_weights:
+            w = sample_weights(self.model, ys[0], None, raw[2], f"{label} sample_weight")
+            return (*xs, *ys, w)
+        return (*xs, *ys)
+
+    _has_weights = 0
+
+    def num_batches(self, epoch: int = 0) -> int:
+        return int(self.steps) if self.steps is not None else 0
+
+    def batch(self, epoch: int, index: int, rank: int = 0, world: int = 1) -> Any:
+        if epoch != self._epoch:
+            self._epoch = epoch
+            if self.restartable and not self._pending:
+                self._iter = None  # a DataLoader or dataset starts over (and reshuffles) each epoch
+        if self._pending:
+            return self._pending.pop(0)
+        return self._next(index)
+
+    def epoch_batches(self):
+        """One pass for evaluation or prediction: ``steps`` batches, or the whole restartable source."""
+        i = 0
+        if self._pending:
+            yield self._pending.pop(0)
+            i = 1
+        elif self.restartable:
+            self._iter = None
+        while self.steps is None or i < self.steps:
+            raw = self._raw()
+            if raw is _END:
+                if self.steps is None:
+                    break
+                raise DataError(f"{self.argument}: the data ran out after {i} batches; give steps <= {i}")
+            yield self._check(raw, i)
+            i += 1
+        if self.restartable:
+            self._iter = None
+
+
+_END = object()
+

@@ -70,11 +70,11 @@ class StreamProgram:
 
 
 def _layer_plan(model: Any) -> list[tuple[str, Any]]:
-    from lstmkit.layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, Input, SimpleRNN
+    from lstmkit.layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, InputLayer, SimpleRNN
 
     plan: list[tuple[str, Any]] = []
     for layer in getattr(model, "layers", None) or []:
-        if isinstance(layer, Input):
+        if isinstance(layer, InputLayer):
             continue
         if isinstance(layer, Bidirectional):
             raise ConfigError(f"layer {layer.name!r}: a Bidirectional layer reads the future, so it cannot be "

@@ -692,13 +692,13 @@ class TextClassifierProgram(_TokenProgram):
     def __init__(self, model: Any, vectorizer: Any, classes: Sequence[Any], *, kind: str, max_length: int | None,
                  truncation: str, hint: str) -> None:
         from lstmkit.layers import (GRU, LSTM, AttentionPooling, Bidirectional, Dense, Dropout, Embedding,
-                                    GlobalAveragePooling1D, GlobalMaxPooling1D, Input, SimpleRNN)
+                                    GlobalAveragePooling1D, GlobalMaxPooling1D, InputLayer, SimpleRNN)
         from lstmkit.stream.programs import model_signature
 
         self.kind, self.model, self.vectorizer, self.classes = kind, model, vectorizer, list(classes)
         self.max_length, self.truncation = max_length, truncation
         model.eval()
-        layers = [layer for layer in model.layers if not isinstance(layer, (Input, Dropout))]
+        layers = [layer for layer in model.layers if not isinstance(layer, (InputLayer, Dropout))]
         if len(layers) < 3 or not isinstance(layers[0], Embedding):
             raise ConfigError(f"{kind}: expected Embedding -> recurrent layer -> ... -> Dense, found "
                               f"{[type(layer).__name__ for layer in model.layers]}")

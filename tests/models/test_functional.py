@@ -352,3 +352,94 @@ def test_sequential_keeps_taking_input_and_keras_namespace_runs_the_article_mode
     ids = np.random.default_rng(0).integers(1, 10000, (16, 100))
     y = np.eye(2)[np.arange(16) % 2]
     assert np.isfinite(functional.fit(ids, y, epochs=1, verbose=0).history["loss"][0])
+
+
+@needs_keras
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
+def test_bidirectional_every_merge_mode_with_return_state_and_initial_state_matches_keras(merge_mode):
+    def build(ns):
+        L = ns.layers
+        enc_in = ns.Input(shape=(None, 3), name="enc_in")
+        dec_in = ns.Input(shape=(None, 3), name="dec_in")
+        outs = L.Bidirectional(L.LSTM(4, return_sequences=True, return_state=True), merge_mode=merge_mode,
+                               name="bi_enc")(enc_in)
+        states = outs[-4:]
+        dec = L.Bidirectional(L.LSTM(4), merge_mode=merge_mode, name="bi_dec")(dec_in, initial_state=states)
+        return ns.Model([enc_in, dec_in], [*outs, *(dec if isinstance(dec, (list, tuple)) else [dec])])
+
+    kmodel, ours = _both(build)
+    x = [_x((2, 5, 3)), _x((2, 4, 3), 1)]
+    _close(ours.predict(x), kmodel.predict(x, verbose=0))
+    assert ours.count_params() == kmodel.count_params()
+    assert len(ours.outputs) == len(kmodel.outputs)
+    assert [tuple(t.shape) for t in ours.outputs] == [tuple(t.shape) for t in kmodel.outputs]
+
+
+@needs_keras
+def test_attention_layers_in_a_graph_match_keras():
+    def build(ns):
+        L = ns.layers
+        q_in = ns.Input(shape=(4,), name="q_ids", dtype="int32")
+        v_in = ns.Input(shape=(6, 5), name="v")
+        q = L.Embedding(9, 5, mask_zero=True, name="emb")(q_in)
+        k = L.Dense(3, name="key_proj")(v_in)
+        dot = L.Attention(name="luong")([q, v_in])
+        add = L.AdditiveAttention(name="bahdanau")([q, v_in])
+        mha = L.MultiHeadAttention(num_heads=2, key_dim=3, name="mha")(q, v_in, key=k)
+        x = L.Concatenate(name="cat")([dot, add, mha])
+        x = L.BatchNormalization(name="bn")(L.LayerNormalization(name="ln")(x))
+        return ns.Model([q_in, v_in], L.GlobalAveragePooling1D(name="gap")(x))
+
+    kmodel, ours = build(keras), build(lk)
+    from lstmkit.interop.keras import _from_keras_weights
+
+    for layer in ours.layers:
+        weights = [_np(w) for w in kmodel.get_layer(layer.name).weights]
+        if not weights:
+            continue
+        if type(layer).__name__ in ("Embedding", "Dense"):
+            _from_keras_weights(layer, weights)
+        else:
+            layer.set_weights(weights)
+    assert ours.count_params() == kmodel.count_params()
+    x = [np.array([[1, 2, 3, 0], [4, 0, 0, 0]]), _x((2, 6, 5))]
+    _close(ours.predict(x), kmodel.predict(x, verbose=0))
+    rows = {name.split(" ")[0]: (shape, params) for name, shape, params, *_ in ours.summary_rows()}
+    for layer in kmodel.layers:
+        assert rows[layer.name] == (str(tuple(layer.output.shape)), layer.count_params()), layer.name
+
+
+@needs_keras
+def test_layer_order_input_and_output_attributes_follow_keras():
+    def build(ns):
+        L = ns.layers
+        ei = ns.Input(shape=(None, 5), name="enc_in")
+        di = ns.Input(shape=(None, 7), name="dec_in")
+        _, h, c = L.LSTM(8, return_state=True, name="enc")(ei)
+        d, _, _ = L.LSTM(8, return_sequences=True, return_state=True, name="dec")(di, initial_state=[h, c])
+        return ns.Model([ei, di], L.Dense(7, name="out")(d))
+
+    kmodel, ours = build(keras), build(lk)
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in kmodel.layers]
+    assert [t.shape for t in ours.input] == [tuple(t.shape) for t in kmodel.input]
+    enc_states = ours.layers[2].output[1:]
+    encoder = lk.Model(ours.input[0], enc_states)  # keras.io's lstm_seq2seq inference models
+    assert encoder.output_shape == [(None, 8), (None, 8)]
+    assert ours.output.shape == (None, None, 7)
+    with pytest.raises(ConfigError, match="has not been called"):
+        lk.layers.Dense(2).output  # noqa: B018
+
+
+@needs_keras
+def test_activation_layer_and_missing_keras_layers():
+    def build(ns):
+        L = ns.layers
+        x = ns.Input(shape=(3,), name="x")
+        return ns.Model(x, L.Activation("softmax", name="act")(L.Dense(4, name="d")(x)))
+
+    kmodel, ours = _both(build)
+    v = _x((2, 3))
+    _close(ours.predict(v), kmodel.predict(v, verbose=0))
+    assert ours.logits_activation() == "softmax"
+    with pytest.raises(AttributeError, match="no Keras layer 'ConvLSTM2D': it comes with video support"):
+        lk.layers.ConvLSTM2D  # noqa: B018

@@ -258,3 +258,17 @@ def test_the_onnxruntime_step_backend_equals_the_kernels(token):
     np.testing.assert_allclose(got.reshape(5, 2, -1).transpose(1, 0, 2), ref, atol=1e-5)
     with pytest.raises(ConfigError, match="backend: expected one of auto, lstmkit, onnxruntime"):
         StreamEngine(model, backend="tensorrt")
+
+
+def test_gru_model_signature_is_unchanged_by_the_reset_after_option():
+    """GRU configs gained ``reset_after`` (issue 19); at its default the stream signature is the one the
+    version before computed, so states that version saved for a GRU model still load."""
+    import torch
+
+    from lstmkit.layers import GRU, Bidirectional, Dense, Input
+    from lstmkit.models import Sequential
+    from lstmkit.stream.programs import model_signature
+
+    torch.manual_seed(0)
+    m = Sequential([Input(shape=(None, 3)), GRU(4, return_sequences=True), Bidirectional(GRU(2)), Dense(2)])
+    assert model_signature(m) == "46beaf6a4cb9331568ae32f9534dc662e814c31dfb21d3c63cec4fe0d12a1e08"

@@ -10,7 +10,8 @@ is transposed to ``(T, N, F)`` before and back after. Weights are converted from
 
 * LSTM: PyTorch's gate blocks ``i, f, g, o`` become ONNX's ``i, o, f, c``;
 * GRU: ``r, z, n`` become ``z, r, h``, with ``linear_before_reset=1`` (PyTorch's and Keras's
-  ``reset_after``: ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``);
+  ``reset_after``: ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``), or ``linear_before_reset=0`` for
+  ``GRU(reset_after=False)`` (``n = tanh(W_in x + b_n + W_hn (r * h))``, its one bias in ``Wb``);
 * SimpleRNN: one block, ``tanh``;
 * biases: ONNX's ``B`` is ``[Wb, Rb]`` = ``[bias_ih, bias_hh]`` (``bias_hh`` zero for Keras-style
   single-bias layers), one row per direction.
@@ -262,7 +263,8 @@ def cell_weights(cell: Any, layer: int = 0, direction: int = 0) -> tuple[np.ndar
 
 def recurrent(g: Graph, kind: str, x_tm: str, directions: Sequence[tuple[np.ndarray, ...]], hidden: int, *,
               direction: str = "forward", seq_lens: str | None = None, h0: str | None = None,
-              c0: str | None = None, hint: str = "rnn") -> tuple[str, str, str | None]:
+              c0: str | None = None, hint: str = "rnn",
+              linear_before_reset: int = 1) -> tuple[str, str, str | None]:
     """One ONNX ``LSTM`` / ``GRU`` / ``RNN`` node over the time-major ``x_tm`` ``(T, N, F)``.
 
     ``directions`` holds each direction's PyTorch-layout ``(w_ih, w_hh, b_ih, b_hh)`` (two for
@@ -288,8 +290,8 @@ def recurrent(g: Graph, kind: str, x_tm: str, directions: Sequence[tuple[np.ndar
         inputs.append(c0)
         y, y_h, y_c = g.op(op_type, *inputs, outputs=3, **attrs)
         return y, y_h, y_c
-    if kind == "gru":
-        attrs["linear_before_reset"] = 1
+    if kind == "gru":  # 1: PyTorch's GRU (Keras's reset_after=True); 0: Keras's reset_after=False
+        attrs["linear_before_reset"] = int(linear_before_reset)
     if kind == "rnn":
         attrs["activations"] = ["Tanh"] * (2 if direction == "bidirectional" else 1)
     y, y_h = g.op(op_type, *inputs, outputs=2, **attrs)

@@ -137,8 +137,14 @@ def sequential_graph(model: Any, opset: int) -> tuple[Any, dict[str, Any]]:
             direction = "bidirectional" if bidi else ("reverse" if layer.go_backwards else "forward")
             x_tm = g.transpose(cur, [1, 0, 2])
             weights = [og.cell_weights(s.cell)[:4] for s in subs]
+            if kind == "gru" and len({s.reset_after for s in subs}) > 1:
+                raise ConfigError(f"layer {layer.name!r}: the ONNX export needs both directions of a Bidirectional "
+                                  "GRU to have the same reset_after")
+            # GRU(reset_after=False) is ONNX's linear_before_reset=0 (its one bias goes in Wb, Rb stays 0)
+            lbr = 0 if kind == "gru" and not subs[0].reset_after else 1
             y, y_h, y_c = og.recurrent(g, kind, x_tm, weights, units, direction=direction,
-                                       seq_lens=lengths32 if masked else None, h0=h0, c0=c0, hint=layer.name)
+                                       seq_lens=lengths32 if masked else None, h0=h0, c0=c0, hint=layer.name,
+                                       linear_before_reset=lbr)
             if masked:  # a row with no real step keeps its initial state (ONNX Runtime returns zeros there)
                 empty = g.unsqueeze(g.op("Equal", lengths, g.const(0, np.int64)), [0, 2])   # (1, N, 1)
                 y_h = g.op("Where", empty, h0, y_h)

@@ -26,6 +26,9 @@ LSTM            kernel ``(I, 4H)``,                 ``cell.weight_ih_l0 = kernel
 GRU             kernel ``(I, 3H)``,                 gates reordered z, r, h -> r, z, n, then
 (reset_after)   recurrent_kernel ``(H, 3H)``,       transposed: ``weight_ih_l0``, ``weight_hh_l0``;
                 bias ``(2, 3H)``: input, recurrent  ``bias_ih_l0 = bias[0]``, ``bias_hh_l0 = bias[1]``
+GRU             kernel, recurrent_kernel as above,  as above, ``bias_ih_l0 = bias`` (lstmkit's
+(reset_after    bias ``(3H,)``                      ``GRU(reset_after=False)``, no ``bias_hh``)
+=False)
 SimpleRNN       kernel ``(I, H)``,                  ``weight_ih_l0 = kernel.T``,
                 recurrent_kernel ``(H, H)``,        ``weight_hh_l0 = recurrent_kernel.T``,
                 bias ``(H,)``                       ``bias_ih_l0 = bias``
@@ -33,17 +36,16 @@ Bidirectional   forward_layer, backward_layer       ``forward_layer``, ``backwar
 ==============  ==================================  ===============================================
 
 Dropout, GlobalAveragePooling1D and GlobalMaxPooling1D have no weights; InputLayer becomes the
-model's input shape. Any other layer (Conv1D, LayerNormalization, Attention ...), a GRU with
-``reset_after=False`` (the reset gate before the recurrent product, which PyTorch's GRU cannot
-express), activations whose math differs (``leaky_relu``: slope 0.2 in Keras 3, 0.01 here), a
-GlobalMaxPooling1D that receives a padding mask (Keras's ignores the mask, lstmkit's skips padding)
-and a lone ``go_backwards`` layer with ``return_sequences`` under a mask (Keras keeps that mask in
+model's input shape. Any other layer (Conv1D, LayerNormalization, Attention ...), activations
+whose math differs (``leaky_relu``: slope 0.2 in Keras 3, 0.01 here), a GlobalMaxPooling1D that
+receives a padding mask (Keras's ignores the mask, lstmkit's skips padding) and a lone ``go_backwards`` layer with ``return_sequences`` under a mask (Keras keeps that mask in
 forward order for the reversed outputs) are refused with one :class:`~lstmkit.errors.ConfigError`
 line naming the layer. A file that is not a ``.keras`` zip,
 or is truncated or corrupted, raises :class:`~lstmkit.errors.ModelFileError`.
 
-Settings that only matter while training (``recurrent_dropout`` on GRU/SimpleRNN,
-regularisers, constraints, ``noise_shape``) are dropped with one :class:`~lstmkit.errors.LstmkitWarning`.
+Settings that only matter while training (regularisers, constraints, ``noise_shape``) are dropped
+with one :class:`~lstmkit.errors.LstmkitWarning`; ``dropout`` and ``recurrent_dropout`` of LSTM, GRU
+and SimpleRNN are kept (both ways).
 
 **Masks.** With ``return_sequences=True`` and a padding mask, lstmkit's recurrent layers output
 zeros at padded steps; Keras's do the same inside ``Bidirectional`` or with
@@ -156,13 +158,15 @@ def _to_keras_weights(layer: Layer) -> list[tuple[str, list[np.ndarray]]]:
         cell = layer.cell
         w_ih, w_hh = arr(cell.weight_ih_l0), arr(cell.weight_hh_l0)
         b_ih = arr(cell.bias_ih_l0) if layer.use_bias else None
-        b_hh = arr(cell.bias_hh_l0) if layer.use_bias else None
+        b_hh = arr(cell.bias_hh_l0) if layer.use_bias and getattr(cell, "bias_hh_l0", None) is not None else None
         if isinstance(layer, GRU):
             def keras_order(a: np.ndarray) -> np.ndarray:
                 return np.concatenate([np.split(a, 3, axis=0)[g] for g in _GRU_ORDER], axis=0)
 
             arrays = [keras_order(w_ih).T.copy(), keras_order(w_hh).T.copy()]
-            if b_ih is not None:
+            if b_ih is not None and not layer.reset_after:  # one bias (3H,)
+                arrays.append(keras_order(b_ih))
+            elif b_ih is not None:
                 arrays.append(np.stack([keras_order(b_ih), keras_order(b_hh)]))
         else:  # LSTM (gate order i, f, g, o = Keras's i, f, c, o) and SimpleRNN: one bias
             arrays = [w_ih.T.copy(), w_hh.T.copy()]
@@ -196,7 +200,9 @@ def _from_keras_weights(layer: Layer, arrays: list[np.ndarray]) -> None:
 
                 put(cell.weight_ih_l0, torch_order(arrays[0]).T)
                 put(cell.weight_hh_l0, torch_order(arrays[1]).T)
-                if layer.use_bias:
+                if layer.use_bias and not layer.reset_after:  # one bias (3H,)
+                    put(cell.bias_ih_l0, torch_order(arrays[2]))
+                elif layer.use_bias:
                     put(cell.bias_ih_l0, torch_order(arrays[2][0]))
                     put(cell.bias_hh_l0, torch_order(arrays[2][1]))
             else:
@@ -342,6 +348,7 @@ class _Reader:
         kwargs: dict[str, Any] = {
             "use_bias": self.get(config, "use_bias", bool, f, True),
             "dropout": float(self.get(config, "dropout", (int, float), f, 0.0)),
+            "recurrent_dropout": float(self.get(config, "recurrent_dropout", (int, float), f, 0.0)),
             "return_sequences": self.get(config, "return_sequences", bool, f, False),
             "go_backwards": self.get(config, "go_backwards", bool, f, False),
         }
@@ -351,7 +358,6 @@ class _Reader:
             kwargs["stateful"] = True  # lstmkit's layers keep their state between calls too (reset_states())
         if config.get("time_major"):
             raise self.refuse(name, cls, "time_major=True is not supported; lstmkit's layers are batch-major")
-        recurrent_dropout = float(self.get(config, "recurrent_dropout", (int, float), f, 0.0))
         if cls != "SimpleRNN":
             rec = self.activation(config.get("recurrent_activation", "sigmoid"), name, cls, "recurrent_activation")
             if rec != "sigmoid":
@@ -359,17 +365,12 @@ class _Reader:
                                              f"supported; lstmkit's {cls} uses 'sigmoid'")
         if cls == "LSTM":
             kwargs["unit_forget_bias"] = self.get(config, "unit_forget_bias", bool, f, True)
-            kwargs["recurrent_dropout"] = recurrent_dropout
             kind: type[_Recurrent] = LSTM
         elif cls == "GRU":
-            if not self.get(config, "reset_after", bool, f, True):
-                raise self.refuse(name, cls, "reset_after=False is not supported: lstmkit's GRU (PyTorch's) applies "
-                                             "the reset gate after the recurrent product; use reset_after=True")
+            kwargs["reset_after"] = self.get(config, "reset_after", bool, f, True)
             kind = GRU
         else:
             kind = SimpleRNN
-        if cls != "LSTM" and recurrent_dropout:
-            self.drop(name, cls, f"recurrent_dropout={recurrent_dropout}")
         return kind(self.get(config, "units", int, f), **kwargs, **self._common(name, config))
 
     def bidirectional(self, name: str, cls: str, config: dict, field: str) -> Layer:
@@ -720,7 +721,7 @@ def _keras_layer_spec(layer: Layer, where: str) -> dict[str, Any]:
             "seed": None,
         })
         if cls == "GRU":
-            config["reset_after"] = True
+            config["reset_after"] = layer.reset_after
         return _spec(cls, config, shape)
     keras_like = {"AttentionPooling": "Keras has no additive attention-pooling layer"}
     why = keras_like.get(type(layer).__name__, "Keras has no equivalent layer")

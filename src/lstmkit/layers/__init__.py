@@ -10,17 +10,18 @@
 from __future__ import annotations
 
 from lstmkit.layers.attention import AttentionPooling
+from lstmkit.layers.attention_layers import AdditiveAttention, Attention, MultiHeadAttention
 from lstmkit.layers.base import Layer
 from lstmkit.layers.bidirectional import Bidirectional
 from lstmkit.layers.convolutional import AveragePooling1D, Conv1D, MaxPooling1D
-from lstmkit.layers.dense import Dense
+from lstmkit.layers.dense import Activation, Dense
 from lstmkit.layers.dropout import Dropout
 from lstmkit.layers.embedding import Embedding
 from lstmkit.layers.input import Input, InputLayer
 from lstmkit.layers.masking import Masking
 from lstmkit.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                                     concatenate, dot, maximum, minimum, multiply, subtract)
-from lstmkit.layers.normalization import LayerNormalization
+from lstmkit.layers.normalization import BatchNormalization, LayerNormalization
 from lstmkit.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from lstmkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from lstmkit.layers.symbolic import KerasTensor
@@ -32,3 +33,37 @@ __all__ = ["Layer", "Input", "InputLayer", "Embedding", "Masking", "LSTM", "GRU"
            "Flatten", "Reshape", "Permute", "Conv1D", "MaxPooling1D", "AveragePooling1D", "KerasTensor",
            "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Dot", "concatenate", "add",
            "subtract", "multiply", "average", "maximum", "minimum", "dot"]
+__all__ += ["Activation", "Attention", "AdditiveAttention", "MultiHeadAttention", "BatchNormalization"]
+
+#: Keras 3 layers lstmkit does not have, with what to use instead (a clear error instead of a bare AttributeError)
+KERAS_LAYERS_MISSING = {
+    "ConvLSTM1D": "it comes with video support (see docs/models.md, 'Not supported (yet)')",
+    "ConvLSTM2D": "it comes with video support (see docs/models.md, 'Not supported (yet)')",
+    "ConvLSTM3D": "it comes with video support (see docs/models.md, 'Not supported (yet)')",
+    "Lambda": "lstmkit saves models without pickle, so it has no Lambda layer; write a Layer subclass",
+    "RNN": "use LSTM, GRU or SimpleRNN (custom cells are not supported)",
+    "LSTMCell": "use LSTM (or lstmkit.nn.LSTMCell for a PyTorch-style cell)",
+    "GRUCell": "use GRU",
+    "SimpleRNNCell": "use SimpleRNN",
+    "StackedRNNCells": "stack LSTM layers with return_sequences=True",
+    "Conv2D": "lstmkit's convolutions are 1-D (Conv1D)",
+    "MaxPooling2D": "lstmkit's pooling is 1-D (MaxPooling1D)",
+    "GlobalAveragePooling2D": "lstmkit's pooling is 1-D (GlobalAveragePooling1D)",
+    "GroupNormalization": "use LayerNormalization or BatchNormalization",
+    "UnitNormalization": "use LayerNormalization",
+    "SpatialDropout1D": "use Dropout",
+    "GaussianNoise": "not supported",
+    "Cropping1D": "not supported",
+    "ZeroPadding1D": "use Conv1D(padding='same' or 'causal')",
+    "UpSampling1D": "use RepeatVector or TimeDistributed",
+    "Normalization": "standardise the data before fit (lstmkit.data) instead",
+    "StringLookup": "use lstmkit.utils.TextVectorization",
+    "IntegerLookup": "not supported",
+    "CategoryEncoding": "use lstmkit.utils.to_categorical",
+}
+
+
+def __getattr__(name: str):
+    if name in KERAS_LAYERS_MISSING:
+        raise AttributeError(f"lstmkit.layers has no Keras layer {name!r}: {KERAS_LAYERS_MISSING[name]}")
+    raise AttributeError(f"module 'lstmkit.layers' has no attribute {name!r}")

@@ -159,6 +159,26 @@ class Layer(torch.nn.Module):
             kwargs.pop("training")  # Keras's flag; lstmkit layers follow train()/eval()
         return super().__call__(*args, **kwargs)
 
+    def _only_node(self, what: str) -> Any:
+        if not self._inbound_nodes:
+            raise ConfigError(f"layer {self.name!r} has not been called on a KerasTensor, so it has no {what}")
+        if len(self._inbound_nodes) > 1:
+            raise ConfigError(f"layer {self.name!r} was called {len(self._inbound_nodes)} times, so it has no single "
+                              f"{what}; use the tensors its calls returned")
+        return self._inbound_nodes[0]
+
+    @property
+    def output(self) -> Any:
+        """Keras's ``layer.output``: the KerasTensor(s) its one Functional call returned."""
+        node = self._only_node("output")
+        return node.outputs[0] if node.single_output else list(node.outputs)
+
+    @property
+    def input(self) -> Any:
+        """Keras's ``layer.input``: the first argument of its one Functional call."""
+        node = self._only_node("input")
+        return node.outputs[0] if not node.args else node.args[0]
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> Any:
         if not self.built:
             self.build_from_input(x)
@@ -185,7 +205,11 @@ class Layer(torch.nn.Module):
 
     # ----------------------------------------------------------------- weights
     def count_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        return sum(p.numel() for p in self.parameters()) + sum(b.numel() for b in self.weight_buffers())
+
+    def weight_buffers(self) -> list[torch.Tensor]:
+        """Buffers Keras counts as non-trainable weights (e.g. BatchNormalization's moving statistics)."""
+        return []
 
     def get_weights(self) -> list:
         """The weights as numpy arrays (state-dict order, buffers excluded)."""

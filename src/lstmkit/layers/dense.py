@@ -107,3 +107,31 @@ class Dense(Layer):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, units={self.units}, activation={self.activation!r}"
+
+
+class Activation(Layer):
+    """Keras's ``Activation`` layer: ``y = activation(x)`` element-wise (softmax over the last axis).
+
+    Args: ``activation``, a name from :data:`lstmkit.layers.activations.ACTIVATIONS`. No weights; masks
+    pass through. Ending a model in ``Activation("softmax")`` keeps the stable from-logits loss.
+
+    >>> import torch
+    >>> Activation("relu")(torch.tensor([[-1.0, 2.0]])).tolist()
+    [[0.0, 2.0]]
+    """
+
+    supports_masking = True
+
+    def __init__(self, activation: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.activation = canonical_activation(activation)
+        self._fn = get_activation(self.activation)
+
+    def call(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self._fn(x)
+
+    def call_logits(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, str] | None:
+        return (x, self.activation) if self.activation in ("softmax", "sigmoid") else None
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "activation": self.activation}

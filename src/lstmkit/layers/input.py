@@ -65,8 +65,7 @@ class InputLayer(Layer):
         self.built = True
         self.built_input_shape = self.shape
         node = Node(self, (), {}, single_output=True)
-        self.output = KerasTensor((self.batch_size, *self.shape), self.dtype, node=node, index=0, name=self.name)
-        node.outputs = [self.output]
+        node.outputs = [KerasTensor((self.batch_size, *self.shape), self.dtype, node=node, index=0, name=self.name)]
         self._inbound_nodes.append(node)
 
     def call(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -106,9 +105,8 @@ class Input(KerasTensor):
             raise ConfigError("optional: optional inputs are not supported; give every input")
         layer = InputLayer(shape, batch_size=batch_size, dtype=dtype, sparse=sparse, name=name, batch_shape=batch_shape)
         node = layer._inbound_nodes[0]
-        super().__init__(layer.output.shape, layer.dtype, node=node, index=0, name=layer.name)
+        super().__init__(node.outputs[0].shape, layer.dtype, node=node, index=0, name=layer.name)
         node.outputs = [self]
-        layer.output = self
 
     @property
     def input_layer(self) -> InputLayer:

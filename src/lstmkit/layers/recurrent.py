@@ -12,6 +12,12 @@ them unpacked, reading each row's last output at its own last real step (with ``
 ``initial_state`` it runs with ``lengths=``, packed, for the exact final cell state).
 ``recurrent_dropout > 0`` needs the per-step loop of ``lstmkit.nn`` (slower).
 
+**Recurrent dropout** (Keras's ``recurrent_dropout``, all three layers): in training, one dropout
+mask per sequence, shared by all steps, multiplies the previous state ``h_{t-1}`` where it enters the
+recurrent products (never the carried state itself). ``GRU`` and ``SimpleRNN`` then run
+:func:`_dropout_loop`, a per-step loop (slower) with Keras's masks: one per gate for the GRU (input
+``dropout`` too, as Keras does then). In eval mode the rate changes nothing and the fast path runs.
+
 **Masks** (from ``Embedding(mask_zero=True)``) follow Keras: a masked step leaves the state unchanged,
 wherever it is (padding before or after the tokens, or holes). The last output is the output at each
 row's last real step (zeros for a row with no real step); with ``return_sequences`` the masked
@@ -60,6 +66,106 @@ def _only(value: Any, allowed: str, argument: str) -> str:
     return value
 
 
+def _keep_mask(shape: tuple[int, ...], rate: float, like: torch.Tensor) -> torch.Tensor:
+    """A dropout mask of ``0`` and ``1 / (1 - rate)`` (Keras's inverted dropout), drawn once per call."""
+    keep = torch.empty(shape, device=like.device, dtype=like.dtype)
+    return keep.bernoulli_(1.0 - rate).div_(1.0 - rate)
+
+
+def _per_gate(v: torch.Tensor, weight: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+    """``v @ weight.T`` where gate block ``g`` of ``weight`` (``(G*H, K)``, split in ``G``) sees its own
+    dropped copy ``v * keep[g]`` (``keep`` ``(G, ...)`` broadcasting with ``v`` ``(..., K)``)."""
+    if keep is None:
+        return v @ weight.t()
+    blocks = weight.chunk(keep.shape[0], dim=0)
+    return torch.cat([(v * keep[g]) @ w.t() for g, w in enumerate(blocks)], dim=-1)
+
+
+def _dropout_loop(
+    kind: str,
+    cell: torch.nn.Module,
+    x: torch.Tensor,
+    hx: torch.Tensor | None = None,
+    *,
+    lengths: torch.Tensor | None = None,
+    input_keep: torch.Tensor | None = None,
+    recurrent_keep: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The per-step loop of ``SimpleRNN`` and both ``GRU`` forms, with Keras's dropout masks.
+
+    ``kind``: ``"rnn"`` (SimpleRNN, ``G = 1`` gate), ``"gru"`` (``reset_after=True``) or
+    ``"gru_before"`` (``reset_after=False``), ``G = 3`` gates in PyTorch's order r, z, n. ``cell``
+    holds the weights in PyTorch's layout: ``weight_ih_l0`` ``(G*H, F)``, ``weight_hh_l0`` ``(G*H, H)``,
+    optional ``bias_ih_l0`` / ``bias_hh_l0`` ``(G*H,)`` (absent or ``None``: no bias).
+
+    With ``m_g`` = ``input_keep[g]`` ``(N, 1, F)`` and ``u_g`` = ``recurrent_keep[g]`` ``(N, H)`` (masks
+    of ``0`` and ``1 / (1 - rate)``, one per sequence shared by all steps; ``None``: all ones), each step::
+
+        SimpleRNN:  h_t = tanh(W (m x_t) + b_ih + U (u h_{t-1}) + b_hh)
+
+        GRU:        r_t = sigmoid(W_r (m_r x_t) + b_ir + U_r (u_r h_{t-1}) + b_hr)
+                    z_t = sigmoid(W_z (m_z x_t) + b_iz + U_z (u_z h_{t-1}) + b_hz)
+          "gru":        n_t = tanh(W_n (m_n x_t) + b_in + r_t * (U_n (u_n h_{t-1}) + b_hn))
+          "gru_before": n_t = tanh(W_n (m_n x_t) + b_in + U_n (r_t * (u_n h_{t-1})))
+                    h_t = z_t * h_{t-1} + (1 - z_t) * n_t
+
+    (Keras's ``GRUCell`` with ``implementation=1``, which ``recurrent_dropout > 0`` selects, and
+    ``SimpleRNNCell``.) The carried ``h_{t-1}`` in the last line is never dropped.
+
+    Shapes: ``x`` ``(N, L, F)``; ``hx`` ``(1, N, H)`` or ``None`` (zeros); ``lengths`` ``(N,)`` or ``None``:
+    steps at and after a row's length keep its state and output zeros (real steps must come first).
+    Returns ``(output (N, L, H), h_n (1, N, H))``, the cells' own contract.
+    """
+    from lstmkit.nn.threads import loop_threads, loop_threads_in_backward
+
+    n, steps, _ = x.shape
+    units = cell.hidden_size
+    w_ih, w_hh = cell.weight_ih_l0, cell.weight_hh_l0
+    b_ih, b_hh = getattr(cell, "bias_ih_l0", None), getattr(cell, "bias_hh_l0", None)
+    h = x.new_zeros(n, units) if hx is None else hx[0]
+    live = None
+    if lengths is not None:
+        live = (torch.arange(steps, device=x.device).unsqueeze(0) < lengths.to(x.device).unsqueeze(1))
+        live = live.unsqueeze(-1)                                                 # (N, L, 1)
+    if input_keep is None:
+        gx = torch.nn.functional.linear(x, w_ih, b_ih)                            # (N, L, G*H): all steps at once
+    else:
+        gx = _per_gate(x, w_ih, input_keep) + (0.0 if b_ih is None else b_ih)
+    u = recurrent_keep
+    outputs = []
+    with loop_threads():
+        for t in range(steps):
+            if kind == "rnn":
+                pre = gx[:, t] + _per_gate(h, w_hh, u)
+                h_new = torch.tanh(pre if b_hh is None else pre + b_hh)
+            else:
+                x_r, x_z, x_n = gx[:, t].chunk(3, dim=-1)
+                if kind == "gru":
+                    rec = _per_gate(h, w_hh, u)
+                    h_r, h_z, h_n = (rec if b_hh is None else rec + b_hh).chunk(3, dim=-1)
+                    r = torch.sigmoid(x_r + h_r)
+                    z = torch.sigmoid(x_z + h_z)
+                    cand = torch.tanh(x_n + r * h_n)
+                else:  # "gru_before": the reset gate scales the (dropped) state before U_n
+                    h_r, h_z = _per_gate(h, w_hh[: 2 * units], None if u is None else u[:2]).chunk(2, dim=-1)
+                    r = torch.sigmoid(x_r + h_r)
+                    z = torch.sigmoid(x_z + h_z)
+                    h_for_n = h if u is None else h * u[2]
+                    cand = torch.tanh(x_n + (r * h_for_n) @ w_hh[2 * units :].t())
+                h_new = z * h + (1.0 - z) * cand
+            if live is None:
+                h = h_new
+                outputs.append(h_new)
+            else:
+                keep = live[:, t]
+                h = torch.where(keep, h_new, h)
+                outputs.append(torch.where(keep, h_new, torch.zeros_like(h_new)))
+    out = torch.stack(outputs, dim=1) if outputs else x.new_zeros(n, 0, units)
+    h_n = h.unsqueeze(0)
+    loop_threads_in_backward(out, h_n)
+    return out, h_n
+
+
 class _Recurrent(Layer):
     """Shared machinery of LSTM, GRU and SimpleRNN (see the module docstring)."""
 
@@ -67,6 +173,9 @@ class _Recurrent(Layer):
     _nn_name: ClassVar[str] = ""
     _n_states: ClassVar[int] = 1
     _gates: ClassVar[int] = 1
+    #: the :func:`_dropout_loop` form ("rnn", "gru", "gru_before") for recurrent dropout; ``None``: the
+    #: cell does it (LSTM)
+    _loop_kind: str | None = None
 
     def __init__(
         self,
@@ -148,7 +257,8 @@ class _Recurrent(Layer):
             x = x.flip(1)
             if mask is not None:
                 mask = mask.flip(1)
-        if self.dropout > 0.0 and self.training:
+        keeps = self._loop_keeps(x)  # GRU/SimpleRNN training with recurrent_dropout: the loop's masks
+        if self.dropout > 0.0 and self.training and keeps is None:
             # Keras: one dropout mask per sequence, shared by all steps.
             keep = torch.empty(x.shape[0], 1, x.shape[2], device=x.device, dtype=x.dtype)
             x = x * keep.bernoulli_(1.0 - self.dropout).div_(1.0 - self.dropout)
@@ -156,7 +266,7 @@ class _Recurrent(Layer):
         if self.stateful and hx is None:
             hx = self._stateful_initial(x)
         if mask is None:
-            out, state = self.cell(x, hx)
+            out, state = self._run(x, hx, None, keeps)
             order = None
         else:
             if mask.shape != x.shape[:2]:
@@ -170,12 +280,12 @@ class _Recurrent(Layer):
             order = torch.argsort((~mask).to(torch.uint8), dim=1, stable=True)
             x = x.gather(1, order.unsqueeze(-1).expand_as(x))
             if self.return_state or hx is not None:
-                out, state = self.cell(x, hx, lengths=lengths)
+                out, state = self._run(x, hx, lengths, keeps)
             else:
                 # A step's output depends only on earlier steps, so with the real steps first the
                 # unpacked kernel already gives every real step's output exactly; only the final
                 # cell state would need packing, which makes training about 5x slower on CPU.
-                out, state = self.cell(x)
+                out, state = self._run(x, None, None, keeps)
                 real = torch.arange(x.shape[1], device=x.device) < lengths.unsqueeze(1)
                 out = out * real.unsqueeze(-1).to(out.dtype)
                 last = (lengths - 1).clamp(min=0)
@@ -192,6 +302,29 @@ class _Recurrent(Layer):
         if self.return_state:
             return [y, *(s[-1] for s in states)]
         return y
+
+    def _loop_keeps(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor] | None:
+        """The dropout masks of :func:`_dropout_loop` when it runs (GRU/SimpleRNN, training,
+        ``recurrent_dropout > 0``), else ``None``: ``(input_keep, recurrent_keep)``, shapes
+        ``(G, N, 1, F)`` (``None`` without input ``dropout``) and ``(G, N, units)``, drawn once per call."""
+        if self._loop_kind is None or not self.training or self.recurrent_dropout == 0.0:
+            return None
+        gates, n = self._gates, x.shape[0]
+        input_keep = None
+        if self.dropout > 0.0:
+            input_keep = _keep_mask((gates, n, 1, x.shape[2]), self.dropout, x)
+        return input_keep, _keep_mask((gates, n, self.units), self.recurrent_dropout, x)
+
+    def _run(self, x: torch.Tensor, hx: Any, lengths: torch.Tensor | None,
+             keeps: tuple[torch.Tensor | None, torch.Tensor] | None) -> tuple[torch.Tensor, Any]:
+        """``(output, state)`` of the cell over ``x`` (real steps first), or of :func:`_dropout_loop`
+        with the masks ``keeps`` (see :meth:`_loop_keeps`)."""
+        if keeps is not None:
+            return _dropout_loop(self._loop_kind, self.cell, x, hx, lengths=lengths,
+                                 input_keep=keeps[0], recurrent_keep=keeps[1])
+        if lengths is not None:
+            return self.cell(x, hx, lengths=lengths)
+        return self.cell(x, hx)
 
     def _stateful_initial(self, x: torch.Tensor) -> Any:
         n = x.shape[0]
@@ -329,17 +462,77 @@ class LSTM(_Recurrent):
         return config
 
 
-class GRU(_Recurrent):
-    """Gated recurrent unit layer (Keras's ``keras.layers.GRU`` with its default ``reset_after=True``:
-    two biases, so ``GRU(64)`` on 128 features has 37,248 weights).
+class _ResetBeforeGRU(torch.nn.Module):
+    r"""The per-step loop behind ``GRU(reset_after=False)`` (Keras's other GRU form, the original one of
+    Cho et al. 2014): the reset gate scales the previous state *before* the recurrent product, and
+    there is one bias. Gate order r, z, n as PyTorch (Keras's is z, r, h)::
 
-    Same arguments, inputs and outputs as :class:`LSTM` (one state: ``return_state`` gives ``[output, h]``);
-    ``recurrent_dropout`` is not supported. Weights use PyTorch's layout (gate order r, z, n) with
-    Keras's initialisers (glorot_uniform, orthogonal, zeros).
+        r_t = sigmoid(W_ir x_t + b_r + W_hr h_{t-1})
+        z_t = sigmoid(W_iz x_t + b_z + W_hz h_{t-1})
+        n_t = tanh(W_in x_t + b_n + W_hn (r_t * h_{t-1}))
+        h_t = z_t * h_{t-1} + (1 - z_t) * n_t
+
+    (``reset_after=True``, PyTorch's form, has ``n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))``.)
+
+    Weights (PyTorch names and layout, so exporters read them as they read ``lstmkit.nn.GRU``'s):
+    ``weight_ih_l0`` ``(3H, F)``, ``weight_hh_l0`` ``(3H, H)``, ``bias_ih_l0`` ``(3H,)`` (no ``bias_hh``).
+    ``forward(x, hx=None, *, lengths=None) -> (output, h_n)`` with ``x`` ``(N, L, F)``, ``hx``/``h_n``
+    ``(1, N, H)`` and ``output`` ``(N, L, H)``; with ``lengths`` ``(N,)``, steps at and after a row's
+    length keep its state and output zeros (as ``lstmkit.nn.GRU``'s packed path).
+    """
+
+    mode = "GRU_RESET_BEFORE"  # not an ONNX/torch mode: exporters that go by mode refuse it
+    num_layers = 1
+    bidirectional = False
+    batch_first = True
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__()
+        from lstmkit.nn.initializers import glorot_uniform_, orthogonal_
+
+        self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bool(bias)
+        self.weight_ih_l0 = torch.nn.Parameter(torch.empty(3 * hidden_size, input_size))
+        self.weight_hh_l0 = torch.nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
+        self.bias_ih_l0 = torch.nn.Parameter(torch.zeros(3 * hidden_size)) if bias else None
+        # Keras's initialisers on its (F, 3H) and (H, 3H) kernels; the transposes have the same fans.
+        glorot_uniform_(self.weight_ih_l0)
+        with torch.no_grad():
+            self.weight_hh_l0.copy_(orthogonal_(torch.empty(hidden_size, 3 * hidden_size)).t())
+
+    def forward(self, x: torch.Tensor, hx: torch.Tensor | None = None, *,
+                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return _dropout_loop("gru_before", self, x, hx, lengths=lengths)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, reset_after=False" + ("" if self.bias else ", bias=False")
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit layer (Keras's ``keras.layers.GRU``).
+
+    Same arguments, inputs and outputs as :class:`LSTM` (one state: ``return_state`` gives ``[output, h]``).
+    Weights use PyTorch's layout (gate order r, z, n) with Keras's initialisers (glorot_uniform,
+    orthogonal, zeros). ``recurrent_dropout`` (training only) runs :func:`_dropout_loop`, a per-step
+    loop with Keras's masks: one per gate on ``h`` (and on the input when ``dropout`` is set too).
+
+    ``reset_after`` (Keras's argument, default ``True``) picks the candidate state's form:
+
+    * ``True`` (Keras's default, PyTorch's GRU, the fused kernel): ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``;
+      two biases, so ``GRU(64)`` on 128 features has 37,248 weights: ``cell.weight_ih_l0`` ``(3*units, F)``,
+      ``cell.weight_hh_l0`` ``(3*units, units)``, ``cell.bias_ih_l0`` and ``cell.bias_hh_l0`` ``(3*units,)``;
+    * ``False``: ``n = tanh(W_in x + b_n + W_hn (r * h))``, the reset gate before the recurrent
+      product; one bias, so 37,056 weights: ``cell.weight_ih_l0``, ``cell.weight_hh_l0``,
+      ``cell.bias_ih_l0`` (a per-step loop, slower; see ``_ResetBeforeGRU`` for all equations).
+
+    In both, ``r = sigmoid(W_ir x + W_hr h + b_r)``, ``z = sigmoid(W_iz x + W_hz h + b_z)`` and
+    ``h' = z * h + (1 - z) * n``.
 
     >>> import torch
     >>> GRU(4)(torch.zeros(2, 5, 3)).shape
     torch.Size([2, 4])
+    >>> layer = GRU(4, reset_after=False)
+    >>> layer(torch.zeros(2, 5, 3)).shape, layer.count_params()
+    (torch.Size([2, 4]), 96)
     """
 
     _gates = 3
@@ -347,20 +540,27 @@ class GRU(_Recurrent):
     _nn_name = "GRU"
     _n_states = 1
 
-    def __init__(self, units: int, activation: str = "tanh", recurrent_activation: str = "sigmoid", **kwargs: Any) -> None:
+    def __init__(self, units: int, activation: str = "tanh", recurrent_activation: str = "sigmoid",
+                 reset_after: bool = True, **kwargs: Any) -> None:
         super().__init__(units, activation=activation, **kwargs)
         self.recurrent_activation = _only(recurrent_activation, "sigmoid", "recurrent_activation")
-        if self.recurrent_dropout:
-            raise ConfigError(f"recurrent_dropout: GRU supports only 0.0, found {self.recurrent_dropout!r}")
+        self.reset_after = _check_bool(reset_after, "reset_after")
+
+    @property
+    def _loop_kind(self) -> str:  # type: ignore[override]
+        return "gru" if self.reset_after else "gru_before"
 
     def _make_cell(self, input_size: int) -> torch.nn.Module:
         from lstmkit import nn as lnn
 
+        if not self.reset_after:
+            return _ResetBeforeGRU(input_size, self.units, bias=self.use_bias)
         return lnn.GRU(input_size, self.units, bias=self.use_bias, batch_first=True, init="keras")
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config["recurrent_activation"] = self.recurrent_activation
+        config["reset_after"] = self.reset_after
         return config
 
 
@@ -368,7 +568,8 @@ class SimpleRNN(_Recurrent):
     """Fully connected recurrent layer, ``h_t = tanh(x_t W + h_{t-1} U + b)`` (Keras's ``SimpleRNN``: one
     bias, so ``SimpleRNN(64)`` on 128 features has 12,352 weights).
 
-    Same arguments, inputs and outputs as :class:`LSTM` (one state); ``recurrent_dropout`` is not supported.
+    Same arguments, inputs and outputs as :class:`LSTM` (one state). ``recurrent_dropout`` (training
+    only) runs :func:`_dropout_loop`, a per-step loop: ``h_t = tanh(x_t W + b + (u * h_{t-1}) U)``.
 
     >>> import torch
     >>> SimpleRNN(4, return_sequences=True)(torch.zeros(2, 5, 3)).shape
@@ -377,11 +578,10 @@ class SimpleRNN(_Recurrent):
 
     _nn_name = "SimpleRNN"
     _n_states = 1
+    _loop_kind = "rnn"
 
     def __init__(self, units: int, activation: str = "tanh", **kwargs: Any) -> None:
         super().__init__(units, activation=activation, **kwargs)
-        if self.recurrent_dropout:
-            raise ConfigError(f"recurrent_dropout: SimpleRNN supports only 0.0, found {self.recurrent_dropout!r}")
 
     def _make_cell(self, input_size: int) -> torch.nn.Module:
         from lstmkit import nn as lnn

@@ -157,6 +157,14 @@ def call_parameters(cls: type) -> frozenset[str]:
 
 
 @lru_cache(maxsize=None)
+def _parameters(method: Any) -> frozenset[str]:
+    try:
+        return frozenset(inspect.signature(method).parameters)
+    except (TypeError, ValueError):  # pragma: no cover
+        return frozenset()
+
+
+@lru_cache(maxsize=None)
 def _shape_flags(cls: type) -> frozenset[str]:
     try:
         params = inspect.signature(cls.compute_output_shape).parameters
@@ -205,6 +213,10 @@ def symbolic_call(layer: "Layer", args: tuple, kwargs: dict) -> Any:
                           "use Input(...) placeholders for every input")
     shapes = [map_structure(lambda t: t.sample_shape, a) for a in args]
     flags = {k: v for k, v in kwargs.items() if k in _shape_flags(type(layer)) and not flatten_tensors(v)}
+    # Tensor keywords that build / compute_output_shape name (MultiHeadAttention's key=) give their shapes.
+    kw_shapes = {k: map_structure(lambda t: t.sample_shape, v) for k, v in kwargs.items() if flatten_tensors(v)}
+    build_kw = _named_shapes(kw_shapes, _parameters(type(layer).build))
+    shape_kw = _named_shapes(kw_shapes, _parameters(type(layer).compute_output_shape))
     inputs = flatten_tensors(args) + flatten_tensors(kwargs)
     if getattr(layer, "stateful", False) is True and _batch_of(first) is None:
         raise ConfigError(
@@ -213,14 +225,14 @@ def symbolic_call(layer: "Layer", args: tuple, kwargs: dict) -> Any:
         )
     try:
         if not layer.built:
-            layer.build(*shapes)
+            layer.build(*shapes, **build_kw)
         elif isinstance(args[0], KerasTensor) and layer.built_input_shape is not None \
                 and isinstance(layer.built_input_shape, tuple) \
                 and not _compatible(layer.built_input_shape, args[0].sample_shape):
             raise ShapeError(
                 f"it was built for inputs {_format((None, *layer.built_input_shape))}"
             )
-        out_shapes = layer.compute_output_shape(*shapes, **flags)
+        out_shapes = layer.compute_output_shape(*shapes, **shape_kw, **flags)
         if getattr(layer, "return_state", False) is True and hasattr(layer, "state_shapes"):
             out_shapes = [out_shapes, *layer.state_shapes()]
     except LstmkitError as exc:
@@ -239,6 +251,17 @@ def symbolic_call(layer: "Layer", args: tuple, kwargs: dict) -> Any:
     ]
     layer._inbound_nodes.append(node)
     return node.outputs[0] if single else list(node.outputs)
+
+
+def _named_shapes(shapes: dict[str, Any], params: frozenset[str]) -> dict[str, Any]:
+    """``{key: shape}`` -> the parameter names a method takes (``key`` or Keras's ``key_shape``)."""
+    out = {}
+    for name, shape in shapes.items():
+        for candidate in (name, f"{name}_shape"):
+            if candidate in params:
+                out[candidate] = shape
+                break
+    return out
 
 
 def _batch_of(tensors: list[KerasTensor]) -> int | None:

@@ -110,18 +110,7 @@ class Functional(Model):
         self._outputs = out_tensors
         self._reached_inputs: list[KerasTensor] = []
         self._nodes = self._sort_nodes()
-        # Keras's order: the graph walked depth-first from the outputs, each layer where it is first
-        # completed (an input where it is first reached); inputs that no output needs come first.
-        ordered: list[Layer] = [t.node.layer for t in in_tensors if not any(t is r for r in self._reached_inputs)]
-        sequence = []
-        for node in self._nodes:
-            sequence.extend(t.node.layer for t in node.inputs
-                            if any(t is r for r in self._reached_inputs))
-            sequence.append(node.layer)
-        sequence.extend(t.node.layer for t in self._outputs if any(t is r for r in self._reached_inputs))
-        for layer in sequence:
-            if not any(layer is seen for seen in ordered):
-                ordered.append(layer)
+        ordered = self._keras_order()
         self._name_layers(ordered)
         self.layers = LayerList()
         for layer in ordered:
@@ -170,6 +159,45 @@ class Functional(Model):
             visit(t, None)
         return order
 
+    def _keras_order(self) -> list[Layer]:
+        """``model.layers`` in Keras's order: by depth (distance from the outputs, deepest first), ties by
+        the order a depth-first walk from the outputs first meets each layer (Keras's ``map_graph``)."""
+        inputs = {id(t) for t in self._inputs}
+        index: dict[int, int] = {}
+        layers: dict[int, Layer] = {}
+        post: list[Node] = []
+        finished: set[int] = set()
+
+        def visit(t: KerasTensor) -> None:
+            node = t.node
+            if id(node) in finished:
+                return
+            if id(node.layer) not in index:
+                index[id(node.layer)] = len(index)
+                layers[id(node.layer)] = node.layer
+            if id(t) not in inputs and not isinstance(node.layer, InputLayer):
+                for parent in node.inputs:
+                    visit(parent)
+            finished.add(id(node))
+            post.append(node)
+
+        for t in self._outputs:
+            visit(t)
+        node_depth: dict[int, int] = {}
+        layer_depth: dict[int, int] = {}
+        for node in reversed(post):
+            depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+            layer_depth[id(node.layer)] = node_depth[id(node)] = depth
+            if not isinstance(node.layer, InputLayer):
+                for parent in node.inputs:
+                    node_depth[id(parent.node)] = max(depth + 1, node_depth.get(id(parent.node), 0))
+        for t in self._inputs:  # inputs no output needs: depth 0, first among them
+            if id(t.node.layer) not in layer_depth:
+                layers[id(t.node.layer)] = t.node.layer
+                layer_depth[id(t.node.layer)] = 0
+                index[id(t.node.layer)] = -1
+        return sorted(layers.values(), key=lambda layer: (-layer_depth[id(layer)], index[id(layer)]))
+
     @staticmethod
     def _name_layers(layers: list[Layer]) -> None:
         """Keras-style unique names: explicit names must differ; default names get ``_1``, ``_2`` ..."""
@@ -202,6 +230,18 @@ class Functional(Model):
     @property
     def inputs(self) -> list[KerasTensor]:
         return list(self._inputs)
+
+    @property
+    def input(self) -> Any:
+        """Keras's ``model.input``: the input tensor(s) in the structure ``inputs`` was given in."""
+        if self._in_kind == "single":
+            return self._inputs[0]
+        return dict(zip(self._in_keys, self._inputs)) if self._in_kind == "dict" else list(self._inputs)
+
+    @property
+    def output(self) -> Any:
+        """Keras's ``model.output``: the output tensor(s) in the structure ``outputs`` was given in."""
+        return self._pack(list(self._outputs))
 
     @property
     def outputs(self) -> list[KerasTensor]:
@@ -348,8 +388,9 @@ class Functional(Model):
                 out = layer(*args, **kwargs)
             outs = [out] if node.single_output else list(out)
             out_mask = layer.compute_mask(args[0], first_mask)
+            masks = list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask]
             for i, (t, value) in enumerate(zip(node.outputs, outs)):
-                values[id(t)] = (value, out_mask if i == 0 else None)
+                values[id(t)] = (value, masks[i] if i < len(masks) else None)
         outs = [values[id(t)][0] for t in self._outputs]
         if with_masks:
             return outs, [values[id(t)][1] for t in self._outputs]

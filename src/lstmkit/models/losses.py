@@ -331,6 +331,8 @@ def get_loss(loss: Any) -> Loss:
             f"loss: expected one of {sorted(LOSSES)} (or mean_squared_error, mean_absolute_error), "
             f"a Loss or a callable, found {loss!r}"
         )
+    if callable(loss) and getattr(loss, "lstmkit_loss", None) is not None:
+        return LOSSES[loss.lstmkit_loss]()  # Keras's function form, e.g. keras.losses.binary_crossentropy
     if callable(loss):
         return FunctionLoss(loss)
     raise ConfigError(f"loss: expected one of {sorted(LOSSES)}, a Loss or a callable, found {loss!r}")
@@ -350,3 +352,28 @@ def loss_from_config(config: Any) -> Loss:
     if cls is None:
         raise ConfigError(f"loss config: unknown loss {config!r:.80}")
     return cls(**config.get("config", {}))
+
+
+def _function_form(key: str) -> Callable[..., torch.Tensor]:
+    """Keras's function form of a loss: per-sample values, e.g. ``binary_crossentropy(y_true, y_pred)``.
+    Given to ``compile(loss=...)`` it stands for the loss itself (``get_loss`` maps it back)."""
+    cls = LOSSES[key]
+
+    def loss(y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool = False, **kwargs: Any) -> torch.Tensor:
+        obj = cls(from_logits=from_logits, **kwargs)
+        y_true = torch.as_tensor(y_true)
+        y_pred = torch.as_tensor(y_pred, dtype=torch.float32)
+        return obj.per_sample(obj.prepare_targets(y_true, tuple(y_pred.shape[1:]), "y_true"), y_pred, from_logits)
+
+    loss.__name__ = key
+    loss.__doc__ = f"Per-sample ``{key}`` (Keras's ``keras.losses.{key}``)."
+    loss.lstmkit_loss = key  # type: ignore[attr-defined]
+    return loss
+
+
+sparse_categorical_crossentropy = _function_form("sparse_categorical_crossentropy")
+categorical_crossentropy = _function_form("categorical_crossentropy")
+binary_crossentropy = _function_form("binary_crossentropy")
+mean_squared_error = mse = _function_form("mse")
+mean_absolute_error = mae = _function_form("mae")
+huber = _function_form("huber")

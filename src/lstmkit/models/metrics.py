@@ -23,8 +23,11 @@ from lstmkit.errors import ConfigError
 class Metric:
     """Accumulates ``update(y_true, y_pred)`` batches (``y_pred`` are probabilities); ``result()`` is the mean."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    #: the name a metric gets when constructed without one (Keras's: ``AUC()`` logs as ``auc``)
+    default_name = "metric"
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name if name is not None else self.default_name
         self.reset()
 
     def reset(self) -> None:
@@ -70,26 +73,36 @@ def masked_sum(values: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.T
 
 
 class CategoricalAccuracy(Metric):
+    default_name = "categorical_accuracy"
+
     def values(self, y_true, y_pred):
         return (y_true.argmax(-1) == y_pred.argmax(-1)).float()
 
 
 class SparseCategoricalAccuracy(Metric):
+    default_name = "sparse_categorical_accuracy"
+
     def values(self, y_true, y_pred):
         return (y_true.reshape(y_pred.shape[:-1]) == y_pred.argmax(-1)).float()
 
 
 class BinaryAccuracy(Metric):
+    default_name = "binary_accuracy"
+
     def values(self, y_true, y_pred):
         return ((y_pred > 0.5) == (y_true > 0.5)).float()
 
 
 class MeanAbsoluteErrorMetric(Metric):
+    default_name = "mean_absolute_error"
+
     def values(self, y_true, y_pred):
         return (y_pred - y_true.reshape(y_pred.shape)).abs().reshape(y_pred.shape[0], -1).mean(-1)
 
 
 class MeanSquaredErrorMetric(Metric):
+    default_name = "mean_squared_error"
+
     def values(self, y_true, y_pred):
         return (y_pred - y_true.reshape(y_pred.shape)).square().reshape(y_pred.shape[0], -1).mean(-1)
 
@@ -97,6 +110,8 @@ class MeanSquaredErrorMetric(Metric):
 class AUC(Metric):
     """Area under the ROC curve, exact (rank statistic with ties), over all outputs flattened
     (Keras's default ``multi_label=False``). Targets must be 0/1 (one-hot for several outputs)."""
+
+    default_name = "auc"
 
     def reset(self) -> None:
         self._scores: list[torch.Tensor] = []
@@ -243,3 +258,8 @@ def get_metric(spec: Any, *, loss_name: str | None, output_shape: tuple | None) 
         "auc": AUC,
     }[key]
     return cls(spec)
+
+
+# Keras's class names for the mean-error metrics (``keras.metrics.MeanAbsoluteError()``).
+MeanAbsoluteError = MeanAbsoluteErrorMetric
+MeanSquaredError = MeanSquaredErrorMetric

@@ -197,7 +197,11 @@ class Model(torch.nn.Module):
         loss = self.output_losses[index] if hasattr(self, "output_losses") else self.loss
         metrics = [get_metric(m, loss_name=loss.name, output_shape=output_shape) for m in specs]
         if len(self.output_names) > 1:
+            import copy
+
+            metrics = [copy.copy(m) for m in metrics]  # a Metric object given by the user keeps its own name
             for m in metrics:
+                m.reset()
                 m.name = f"{self.output_names[index]}_{m.name}"
         return metrics
 
@@ -308,7 +312,14 @@ class Model(torch.nn.Module):
 
     # ------------------------------------------------------------------ inspection and files
     def count_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        """Weights, as Keras counts them: every parameter plus non-trainable weight buffers
+        (BatchNormalization's moving statistics)."""
+        return sum(p.numel() for p in self.parameters()) + self._buffer_weights()
+
+    def _buffer_weights(self) -> int:
+        from lstmkit.layers.base import Layer
+
+        return sum(b.numel() for m in self.modules() if isinstance(m, Layer) for b in m.weight_buffers())
 
     def summary(self, print_fn: Any = None):
         """Print a table of layers (name, output shape, params) and the totals; return a

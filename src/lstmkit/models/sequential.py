@@ -74,10 +74,10 @@ class Sequential(Model):
                 raise ConfigError(f"layer: an Input must come first in Sequential {self.name!r}, found it at position {len(self.layers)}")
             self._input_shape = layer.shape
             return
-        if getattr(layer, "return_state", False):
+        if getattr(layer, "return_state", False) or (hasattr(layer, "merge_mode") and layer.merge_mode is None):
             raise ConfigError(
-                f"layer: {type(layer).__name__} with return_state=True returns several tensors; a Sequential "
-                "layer must return one (use return_state from plain PyTorch code)"
+                f"layer: {type(layer).__name__} with return_state=True (or merge_mode=None) returns several tensors; "
+                "a Sequential layer must return one (use the Functional API: Model(inputs, outputs))"
             )
         if any(existing is layer for existing in self.layers):
             raise ConfigError(f"layer: {layer.name!r} is already in Sequential {self.name!r}")

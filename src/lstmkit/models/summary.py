@@ -77,7 +77,7 @@ def summarize(model: "Model", print_fn: Callable[[str], Any] | None = None) -> M
         for name, m in model.named_children()
     ]
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
+    total = model.count_params() if hasattr(model, "_buffer_weights") else sum(p.numel() for p in model.parameters())
     summary = ModelSummary(model.name, rows, total, trainable, total - trainable)
     if print_fn is None:
         summary.print()

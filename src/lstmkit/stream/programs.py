@@ -83,6 +83,9 @@ def _layer_plan(model: Any) -> list[tuple[str, Any]]:
             if getattr(layer, "go_backwards", False):
                 raise ConfigError(f"layer {layer.name!r}: go_backwards=True reads the sequence from its end; "
                                   "it cannot be stepped one event at a time")
+            if isinstance(layer, GRU) and not layer.reset_after:
+                raise ConfigError(f"layer {layer.name!r}: GRU(reset_after=False) is not supported by the step "
+                                  "kernels (they compute reset_after=True); stream a GRU with reset_after=True")
             plan.append(("lstm" if isinstance(layer, LSTM) else "gru" if isinstance(layer, GRU) else "rnn", layer))
         elif isinstance(layer, Embedding):
             plan.append(("embedding", layer))
@@ -104,11 +107,30 @@ def model_signature(model: Any) -> str:
     """sha256 over the model's layer configs and weights: a state written by another model (or the same
     architecture with other weights) is refused."""
     h = hashlib.sha256()
-    h.update(json.dumps([layer.get_config() for layer in model.layers], sort_keys=True, default=str).encode())
+    h.update(json.dumps([_signed_config(layer) for layer in model.layers], sort_keys=True, default=str).encode())
     for name, tensor in sorted(model.state_dict().items()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+#: config entries added after states were first saved, left out at their default so those states still load
+_SIGNATURE_DEFAULTS = {"reset_after": True}
+
+
+def _signed_config(layer: Any) -> dict:
+    config = dict(layer.get_config())
+    for key, default in _SIGNATURE_DEFAULTS.items():
+        if key in config and config[key] == default:
+            del config[key]
+    for key in ("layer", "backward_layer"):  # Bidirectional's wrapped layers
+        if isinstance(config.get(key), dict) and isinstance(config[key].get("config"), dict):
+            inner = dict(config[key]["config"])
+            for k, default in _SIGNATURE_DEFAULTS.items():
+                if inner.get(k, object()) == default:
+                    del inner[k]
+            config[key] = {**config[key], "config": inner}
+    return config
 
 
 def _cell_weights(cell: Any) -> tuple[Any, Any, Any, Any]:

@@ -711,6 +711,9 @@ class TextClassifierProgram(_TokenProgram):
                               "engine can step")
         if getattr(rnn, "go_backwards", False):
             raise ConfigError(f"{kind}: layer {rnn.name!r} has go_backwards=True: it reads the text from its end")
+        if isinstance(rnn, GRU) and not rnn.reset_after:
+            raise ConfigError(f"{kind}: layer {rnn.name!r} is a GRU with reset_after=False, which the step kernels "
+                              "do not compute (they compute reset_after=True)")
         pool_kind = "last"
         attention = None
         if rest and isinstance(rest[0], (AttentionPooling, GlobalAveragePooling1D, GlobalMaxPooling1D)):

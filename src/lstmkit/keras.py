@@ -24,10 +24,15 @@ True
 
 from __future__ import annotations
 
+import types
+
 from lstmkit import layers, utils
 from lstmkit.layers import Input
 from lstmkit.models import Model, Sequential, callbacks, load_model, losses, metrics, optimizers
 from lstmkit import models
 
-__all__ = ["layers", "models", "utils", "callbacks", "losses", "metrics", "optimizers",
+#: Keras 2's ``keras.preprocessing.sequence.pad_sequences`` (still common in tutorials), the same function
+preprocessing = types.SimpleNamespace(sequence=types.SimpleNamespace(pad_sequences=utils.pad_sequences))
+
+__all__ = ["layers", "models", "utils", "callbacks", "losses", "metrics", "optimizers", "preprocessing",
            "Input", "Model", "Sequential", "load_model"]

@@ -111,3 +111,52 @@ def test_callbacks_on_a_functional_model_with_two_outputs(tmp_path):
     assert {"cls_auc", "cls_accuracy", "reg_mae", "val_cls_auc"} <= set(history.history)
     again = load_model(path)
     assert set(again.predict(x[:3])) == {"cls", "reg"}
+
+
+def test_default_names_keras_namespace_extras_and_seeding():
+    L = lk.layers
+    assert [L.Conv1D(2, 3).name, L.MaxPooling1D().name, L.SimpleRNN(2).name, L.GlobalAveragePooling1D().name,
+            L.MultiHeadAttention(2, 2).name, L.LSTM(2).name] == [
+        "conv1d", "max_pooling1d", "simple_rnn", "global_average_pooling1d", "multi_head_attention", "lstm"]
+    assert lk.layers.TextVectorization is lk.utils.TextVectorization
+    assert lk.preprocessing.sequence.pad_sequences([[1, 2]], maxlen=3).tolist() == [[0, 1, 2]]
+    lk.utils.set_random_seed(3)
+    a = (np.random.rand(), torch.rand(1).item())
+    lk.utils.set_random_seed(3)
+    assert (np.random.rand(), torch.rand(1).item()) == a
+
+
+def test_adam_uses_the_fused_kernel_with_the_same_updates():
+    torch.manual_seed(0)
+    model = lk.Sequential([lk.Input(shape=(5, 3)), lk.layers.LSTM(4), lk.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    x, y = np.random.default_rng(0).normal(size=(16, 5, 3)), np.random.default_rng(1).normal(size=(16, 1))
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    model.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0)
+    assert model.optimizer.torch_optimizer.defaults.get("fused") is True
+    fused = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(start)
+    plain = torch.optim.Adam(model.parameters(), lr=0.001, eps=1e-7, foreach=False)
+    xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+    for _ in range(3):
+        for i in range(0, 16, 4):
+            plain.zero_grad()
+            torch.nn.functional.mse_loss(model(xt[i:i + 4]), yt[i:i + 4]).backward()
+            plain.step()
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, fused[k], atol=1e-6, rtol=1e-5)
+
+
+def test_stacked_lstms_train_under_bf16_autocast():
+    from lstmkit.train.precision import bf16_available
+
+    if not bf16_available("cpu"):
+        pytest.skip("this CPU has no bfloat16 units: bf16 is refused here (tested elsewhere)")
+    torch.manual_seed(0)
+    model = lk.Sequential([lk.Input(shape=(7, 12)), lk.layers.LSTM(16), lk.layers.RepeatVector(4),
+                           lk.layers.LSTM(16, return_sequences=True), lk.layers.Dense(12, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    x = np.eye(12, dtype="float32")[np.random.default_rng(0).integers(0, 12, (32, 7))]
+    y = np.eye(12, dtype="float32")[np.random.default_rng(1).integers(0, 12, (32, 4))]
+    history = model.fit(x, y, epochs=2, verbose=0, precision="bf16")
+    assert history.train_result.precision == "bf16" and np.isfinite(history.history["loss"]).all()

@@ -64,6 +64,10 @@ KERAS_LAYERS_MISSING = {
 
 
 def __getattr__(name: str):
+    if name == "TextVectorization":  # Keras 3 keeps it in keras.layers; lstmkit's lives in lstmkit.utils
+        from lstmkit.utils import TextVectorization
+
+        return TextVectorization
     if name in KERAS_LAYERS_MISSING:
         raise AttributeError(f"lstmkit.layers has no Keras layer {name!r}: {KERAS_LAYERS_MISSING[name]}")
     raise AttributeError(f"module 'lstmkit.layers' has no attribute {name!r}")

@@ -30,9 +30,10 @@ LAYER_REGISTRY: dict[str, type["Layer"]] = {}
 
 
 def snake_case(name: str) -> str:
-    """``"SimpleRNN"`` -> ``"simple_rnn"``, ``"LSTM"`` -> ``"lstm"`` (Keras's default layer names)."""
+    """``"SimpleRNN"`` -> ``"simple_rnn"``, ``"LSTM"`` -> ``"lstm"``, ``"Conv1D"`` -> ``"conv1d"`` (Keras 3's
+    default layer names: a digit does not start a new word)."""
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 def format_shape(shape: Shape | None, *, batch: str = "None") -> str:

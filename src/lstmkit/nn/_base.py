@@ -149,6 +149,11 @@ class RecurrentBase(nn.Module):
                 f"(L, H_in={self.input_size}) tensor, found shape {tuple(input.shape)}"
             )
         weight = self.weight_ih_l0
+        if (input.dtype != weight.dtype and input.dtype in (torch.bfloat16, torch.float16)
+                and torch.is_autocast_enabled(input.device.type)):
+            # Under autocast the layer before (an LSTM with return_sequences, a Dense) may hand on
+            # bf16/fp16 activations; autocast itself picks this layer's compute dtype.
+            input = input.to(weight.dtype)
         if input.dtype != weight.dtype:
             raise InputValueError(
                 f"{self._owner} input: expected dtype {weight.dtype} (the weights' dtype), found {input.dtype}"

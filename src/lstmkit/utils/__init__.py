@@ -31,7 +31,22 @@ import numpy as np
 
 from lstmkit.errors import ConfigError, InputValueError
 
-__all__ = ["pad_sequences", "to_categorical", "TextVectorization"]
+__all__ = ["pad_sequences", "to_categorical", "TextVectorization", "set_random_seed"]
+
+
+def set_random_seed(seed: int) -> None:
+    """Keras's ``keras.utils.set_random_seed``: seed Python's ``random``, NumPy and torch (all devices)."""
+    import random
+
+    import torch
+
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        from lstmkit.errors import ConfigError
+
+        raise ConfigError(f"seed: expected an integer >= 0, found {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
 
 _SIDES = ("pre", "post")
 

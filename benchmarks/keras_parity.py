@@ -49,16 +49,10 @@ CHARS = "0123456789+ "
 
 
 def cpu_model_name() -> str:
-    """``lscpu``'s "Model name" (or ``"unknown"``)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    for line in out.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "Model name":
-            return value.strip()
-    return "unknown"
+    """``lscpu``'s "Model name" (from /proc/cpuinfo or lscpu, as lstmkit's precision rule reads it)."""
+    from lstmkit.train import cpu_info
+
+    return cpu_info().name or "unknown"
 
 
 # ------------------------------------------------------------------------------------------- data

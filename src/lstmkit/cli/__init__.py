@@ -216,6 +216,13 @@ bench_app = _sub_app("bench", "Benchmarks: long-range memory (adding, copy), gra
                      bench, bench_scaling)
 
 from lstmkit.cli import stream as stream_cli  # noqa: E402
+from lstmkit.cli import translate as translate_cli  # noqa: E402
+
+translate_app = typer.Typer(name="translate", cls=translate_cli.TranslateGroup, no_args_is_help=True,
+                            help="Machine translation: train a sequence-to-sequence LSTM with attention, translate "
+                                 "(lstmkit translate MODEL \"text\"), evaluate BLEU/chrF, draw alignments.")
+translate_cli.register(translate_app)
+app.add_typer(translate_app, name="translate")
 
 stream_app = _sub_app("stream", "Live per-stream memory: replay a file of events through the stream engine.", stream_cli)
 

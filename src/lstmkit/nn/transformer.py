@@ -12,6 +12,9 @@ one-directional RNN; unlike an LSTM's constant-size state, its per-step memory i
 (``(N, L, d_model)`` with ``batch_first``, ``(L, d_model)`` unbatched). With ``lengths``, padded
 steps are masked out as keys and their outputs are exactly zero. ``hx`` exists for interface
 symmetry and must be ``None``.
+
+:class:`TransformerSeq2Seq` is the encoder-decoder baseline for translation, with the
+incremental decoding interface of :class:`lstmkit.nn.seq2seq.Seq2SeqLSTM` (see its docstring).
 """
 
 from __future__ import annotations
@@ -25,6 +28,14 @@ from torch import Tensor, nn
 from lstmkit.errors import ConfigError, InputValueError, ShapeError
 from lstmkit.nn._base import check_bool, check_positive_int, check_probability
 from lstmkit.nn.lengths import as_lengths
+from lstmkit.nn.seq2seq import (
+    DecoderState,
+    EncoderState,
+    check_special_ids,
+    check_tokens,
+    reorder_state,
+    source_mask,
+)
 
 
 def sinusoidal_positions(max_len: int, d_model: int, start: int = 0) -> Tensor:
@@ -123,4 +134,216 @@ class TransformerEncoder(nn.Module):
         return out, None
 
 
-__all__ = ["TransformerEncoder", "sinusoidal_positions"]
+class TransformerSeq2Seq(nn.Module):
+    r"""Transformer encoder-decoder (Vaswani et al., 2017) with :class:`lstmkit.nn.seq2seq.Seq2SeqLSTM`'s interface.
+
+    The equal-size baseline for the LSTM translators. Pre-norm layers (``norm_first``) of
+    :class:`torch.nn.TransformerEncoderLayer` / :class:`torch.nn.TransformerDecoderLayer` (ReLU,
+    ``batch_first``), a final LayerNorm after each stack::
+
+        z^src = dropout(sqrt(d_model) E_src[src] + PE[0 .. S-1])      -> encoder  -> memory (N, S, d)
+        z^tgt = dropout(sqrt(d_model) E_tgt[tgt_in] + PE[0 .. T-1])   -> decoder  -> (N, T, d)
+        logits = W_o decoder_out + b_o                                (N, T, V)
+
+    ``PE`` is :func:`sinusoidal_positions`. The encoder's self-attention and the decoder's
+    cross-attention mask the padded source steps (key padding masks; a length-0 source is left
+    unmasked, its memory is zero); the decoder's self-attention is causal (step ``t`` sees
+    ``tgt_in[: t + 1]``), so padding at the end of ``tgt_in`` never reaches a real position.
+    Memory rows at padded source steps are set to zero.
+
+    Interface: ``forward(src, src_lengths, tgt_in) -> logits (N, T, V)``, ``encode``,
+    ``init_decoder``, ``step(state, prev_tokens) -> (log_probs, state, weights)``, ``reorder``,
+    as :class:`~lstmkit.nn.seq2seq.Seq2SeqLSTM`. :meth:`step` keeps a cache per decoder layer of
+    ``LayerNorm1(x)`` of every earlier position (the self-attention's keys and values), so a step
+    runs the new position only: for layer ``l`` and new position ``t``::
+
+        n_t = LayerNorm1(x_t);  K = V = [cache_l; n_t]        (cache_l grows by n_t)
+        x_t = x_t + SelfAttn(n_t, K, V)
+        x_t = x_t + CrossAttn(LayerNorm2(x_t), memory)
+        x_t = x_t + FF(LayerNorm3(x_t))
+
+    which equals the causal full forward at position ``t`` (tested to 1e-5). ``weights`` are the
+    last decoder layer's cross-attention weights averaged over heads ``(N, S)``.
+
+    Sizes: :meth:`parameter_count` gives the count for a configuration without building it;
+    :meth:`fit_size` / :meth:`with_parameter_count` choose ``d_model`` (and ``ff = ff_ratio *
+    d_model``) to come closest to a target count, for comparisons at equal size.
+    """
+
+    def __init__(
+        self,
+        src_vocab: int,
+        tgt_vocab: int,
+        d_model: int = 256,
+        heads: int = 4,
+        enc_layers: int = 3,
+        dec_layers: int = 3,
+        ff: int | None = None,
+        dropout: float = 0.0,
+        pad_id: int = 0,
+        bos_id: int = 2,
+        eos_id: int = 3,
+        *,
+        max_len: int = 1024,
+    ) -> None:
+        super().__init__()
+        owner = "TransformerSeq2Seq"
+        self.src_vocab = check_positive_int(owner, "src_vocab", src_vocab)
+        self.tgt_vocab = check_positive_int(owner, "tgt_vocab", tgt_vocab)
+        self.d_model = d = check_positive_int(owner, "d_model", d_model)
+        self.heads = check_positive_int(owner, "heads", heads)
+        if d % self.heads:
+            raise ConfigError(f"{owner} heads: expected a divisor of d_model={d}, found {heads}")
+        self.enc_layers = check_positive_int(owner, "enc_layers", enc_layers)
+        self.dec_layers = check_positive_int(owner, "dec_layers", dec_layers)
+        self.ff = check_positive_int(owner, "ff", 4 * d if ff is None else ff)
+        self.dropout = check_probability(owner, "dropout", dropout)
+        self.pad_id, self.bos_id, self.eos_id = check_special_ids(owner, self.src_vocab, self.tgt_vocab, pad_id, bos_id, eos_id)
+        self.max_len = check_positive_int(owner, "max_len", max_len)
+
+        self.src_embed = nn.Embedding(self.src_vocab, d, padding_idx=self.pad_id)
+        self.tgt_embed = nn.Embedding(self.tgt_vocab, d, padding_idx=self.pad_id)
+        self.register_buffer("positions", sinusoidal_positions(self.max_len, d), persistent=False)
+        self.drop = nn.Dropout(self.dropout)
+        enc_layer = nn.TransformerEncoderLayer(d, self.heads, self.ff, self.dropout, batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(enc_layer, self.enc_layers, norm=nn.LayerNorm(d), enable_nested_tensor=False)
+        dec_layer = nn.TransformerDecoderLayer(d, self.heads, self.ff, self.dropout, batch_first=True, norm_first=True)
+        self.decoder = nn.TransformerDecoder(dec_layer, self.dec_layers, norm=nn.LayerNorm(d))
+        self.out = nn.Linear(d, self.tgt_vocab)
+
+    # ---- sizes -------------------------------------------------------------------------------
+
+    @staticmethod
+    def parameter_count(src_vocab: int, tgt_vocab: int, d_model: int, enc_layers: int, dec_layers: int, ff: int) -> int:
+        """Trainable parameters of a model of this configuration (``heads`` does not change it)::
+
+            attention block   4 d^2 + 4 d          (in-projection 3d x d + 3d, out-projection d x d + d)
+            feed-forward      2 d ff + ff + d
+            encoder layer     attention + feed-forward + 2 LayerNorms (4 d)
+            decoder layer     2 attentions + feed-forward + 3 LayerNorms (6 d)
+            total             (V_src + V_tgt) d + L_e enc + L_d dec + 2 final LayerNorms (4 d) + d V_tgt + V_tgt
+        """
+        d = d_model
+        attention = 4 * d * d + 4 * d
+        feed_forward = 2 * d * ff + ff + d
+        encoder = enc_layers * (attention + feed_forward + 4 * d) + 2 * d
+        decoder = dec_layers * (2 * attention + feed_forward + 6 * d) + 2 * d
+        return (src_vocab + tgt_vocab) * d + encoder + decoder + d * tgt_vocab + tgt_vocab
+
+    @classmethod
+    def fit_size(
+        cls, target: int, src_vocab: int, tgt_vocab: int, heads: int = 4, enc_layers: int = 3, dec_layers: int = 3,
+        ff_ratio: float = 4.0,
+    ) -> tuple[int, int]:  # fmt: skip
+        """``(d_model, ff)`` whose :meth:`parameter_count` is closest to ``target``.
+
+        ``d_model`` runs over the multiples of ``heads``; ``ff = round(ff_ratio * d_model)``.
+        """
+        owner = "TransformerSeq2Seq fit_size"
+        target = check_positive_int(owner, "target", target)
+        heads = check_positive_int(owner, "heads", heads)
+        if isinstance(ff_ratio, bool) or not isinstance(ff_ratio, (int, float)) or ff_ratio <= 0:
+            raise ConfigError(f"{owner} ff_ratio: expected a positive number, found {ff_ratio!r}")
+        best: tuple[int, int, int] | None = None  # (distance, d_model, ff)
+        d = heads
+        while True:
+            ff = max(1, round(ff_ratio * d))
+            count = cls.parameter_count(src_vocab, tgt_vocab, d, enc_layers, dec_layers, ff)
+            if best is None or abs(count - target) < best[0]:
+                best = (abs(count - target), d, ff)
+            if count >= target:  # the count grows with d_model: nothing further comes closer
+                return best[1], best[2]
+            d += heads
+
+    @classmethod
+    def with_parameter_count(
+        cls, target: int, src_vocab: int, tgt_vocab: int, heads: int = 4, enc_layers: int = 3, dec_layers: int = 3,
+        ff_ratio: float = 4.0, **kwargs,
+    ) -> TransformerSeq2Seq:  # fmt: skip
+        """A model whose size is closest to ``target`` parameters (see :meth:`fit_size`); ``kwargs`` go to ``__init__``."""
+        d_model, ff = cls.fit_size(target, src_vocab, tgt_vocab, heads, enc_layers, dec_layers, ff_ratio)
+        return cls(src_vocab, tgt_vocab, d_model, heads, enc_layers, dec_layers, ff, **kwargs)
+
+    # ---- encoder -----------------------------------------------------------------------------
+
+    def _embed(self, embedding: nn.Embedding, tokens: Tensor, start: int = 0) -> Tensor:
+        steps = tokens.size(1)
+        if start + steps > self.max_len:
+            raise ShapeError(f"TransformerSeq2Seq: expected at most max_len={self.max_len} positions, found {start + steps}")
+        z = embedding(tokens.long()) * math.sqrt(self.d_model)
+        return self.drop(z + self.positions[start : start + steps].to(z.dtype))
+
+    @staticmethod
+    def _memory_padding(mask: Tensor) -> Tensor:
+        """Key padding mask (True = ignore) of the memory; a length-0 row attends freely (no NaN)."""
+        return ~mask & mask.any(dim=1, keepdim=True)
+
+    def encode(self, src: Tensor, src_lengths) -> EncoderState:
+        """``src (N, S)``, ``src_lengths (N,)`` -> :class:`EncoderState` (``memory (N, S, d_model)``, ``mask``)."""
+        owner = "TransformerSeq2Seq"
+        check_tokens(owner, "src", src, self.src_vocab)
+        N, S = src.shape
+        lengths = as_lengths(src_lengths, N, S, owner=owner)
+        mask = source_mask(lengths, S, src.device)
+        memory = self.encoder(self._embed(self.src_embed, src), src_key_padding_mask=self._memory_padding(mask))
+        return EncoderState(torch.where(mask.unsqueeze(-1), memory, 0.0), mask)
+
+    # ---- decoder -----------------------------------------------------------------------------
+
+    def init_decoder(self, enc: EncoderState) -> DecoderState:
+        """``memory``, ``mask`` and one empty ``cache_l`` ``(N, 0, d_model)`` per decoder layer."""
+        state: DecoderState = {"memory": enc.memory, "mask": enc.mask}
+        for layer in range(self.dec_layers):
+            state[f"cache_{layer}"] = enc.memory.new_zeros(enc.memory.size(0), 0, self.d_model)
+        return state
+
+    def step(self, state: DecoderState, prev_tokens: Tensor) -> tuple[Tensor, DecoderState, Tensor]:
+        """``prev_tokens (N,)`` -> ``(log_probs (N, V), new state, cross-attention weights (N, S))``."""
+        memory, mask = state["memory"], state["mask"]
+        N = memory.size(0)
+        if not isinstance(prev_tokens, Tensor) or tuple(prev_tokens.shape) != (N,):
+            found = tuple(prev_tokens.shape) if isinstance(prev_tokens, Tensor) else type(prev_tokens).__name__
+            raise ShapeError(f"TransformerSeq2Seq step prev_tokens: expected shape ({N},), found {found}")
+        position = state["cache_0"].size(1)
+        x = self._embed(self.tgt_embed, prev_tokens.unsqueeze(1), start=position)  # (N, 1, d)
+        padding = self._memory_padding(mask)
+        new_state = dict(state)
+        last = len(self.decoder.layers) - 1
+        for i, layer in enumerate(self.decoder.layers):
+            n1 = layer.norm1(x)
+            keys = torch.cat([state[f"cache_{i}"], n1], dim=1)  # LayerNorm1 of positions 0 .. t
+            new_state[f"cache_{i}"] = keys
+            x = x + layer.dropout1(layer.self_attn(n1, keys, keys, need_weights=False)[0])
+            cross, weights = layer.multihead_attn(
+                layer.norm2(x), memory, memory, key_padding_mask=padding, need_weights=i == last
+            )
+            x = x + layer.dropout2(cross)
+            x = x + layer._ff_block(layer.norm3(x))
+        out = self.decoder.norm(x)[:, 0]
+        log_probs = torch.log_softmax(self.out(out), dim=-1)
+        return log_probs, new_state, weights[:, 0] * mask.to(weights.dtype)
+
+    def reorder(self, state: DecoderState, index: Tensor) -> DecoderState:
+        """Rows ``index (M,)`` of the state (memory, mask and caches)."""
+        return reorder_state(state, index)
+
+    def forward(self, src: Tensor, src_lengths, tgt_in: Tensor) -> Tensor:
+        """Teacher-forced logits ``(N, T, V)`` of the tokens after each prefix of ``tgt_in (N, T)``."""
+        enc = self.encode(src, src_lengths)
+        check_tokens("TransformerSeq2Seq", "tgt_in", tgt_in, self.tgt_vocab, batch=src.size(0))
+        T = tgt_in.size(1)
+        causal = torch.ones(T, T, dtype=torch.bool, device=tgt_in.device).triu(1)  # True = may not attend
+        out = self.decoder(
+            self._embed(self.tgt_embed, tgt_in), enc.memory, tgt_mask=causal,
+            memory_key_padding_mask=self._memory_padding(enc.mask),
+        )  # fmt: skip
+        return self.out(out)
+
+    def extra_repr(self) -> str:
+        return (
+            f"d_model={self.d_model}, heads={self.heads}, enc_layers={self.enc_layers}, dec_layers={self.dec_layers}, "
+            f"ff={self.ff}, pad_id={self.pad_id}, bos_id={self.bos_id}, eos_id={self.eos_id}"
+        )
+
+
+__all__ = ["TransformerEncoder", "TransformerSeq2Seq", "sinusoidal_positions"]

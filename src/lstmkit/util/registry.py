@@ -14,6 +14,7 @@ kind                            what ``lstmkit.load`` returns                   
 ``language_model_checkpoint``   the same (an older version's checkpoint; generation)    ``lstmkit text generate``
 ``forecaster``                  ``tasks.timeseries.forecaster.Forecaster``              ``lstmkit forecast predict``
 ``sequence_classifier``         ``tasks.sequences.classifier.SequenceClassifier``      ``lstmkit seq classify``
+``translator``                  ``tasks.translate.translator.Translator``               ``lstmkit translate``
 ``train_checkpoint``            ``train.checkpoint.Checkpoint`` (the engine's)          ``--resume`` of any command
 ``train_checkpoint`` + LM       ``LanguageModelGenerator`` (generation from it)         ``lstmkit text generate``
 a ``.keras`` file (Keras 3)     ``models.Sequential`` (its weights mapped)              ``lstmkit.interop.keras``
@@ -140,6 +141,8 @@ register(Kind("forecaster", "a forecaster", "lstmkit forecast predict",
               "lstmkit.tasks.timeseries.forecaster:Forecaster.load"))
 register(Kind("sequence_classifier", "a sequence classifier", "lstmkit seq classify",
               "lstmkit.tasks.sequences.classifier:SequenceClassifier.load"))
+register(Kind("translator", "a translation model", "lstmkit translate",
+              "lstmkit.tasks.translate.translator:Translator.load"))
 register(Kind("train_checkpoint", "a training checkpoint", "the --resume of the command that wrote it",
               "lstmkit.train.checkpoint:read_info"))
 

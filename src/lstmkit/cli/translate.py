@@ -1,7 +1,7 @@
 """``lstmkit translate``: thin commands over :class:`lstmkit.tasks.translate.translator.Translator`.
 
 * ``lstmkit translate train DATA.tsv --src en --tgt es -o MODEL [--epochs N | --minutes M]``
-  (columns 1 and 2 of the file unless ``--columns``);
+  (columns 1 and 2 of the file unless ``--columns``; ``--target-file`` for two aligned plain-text files);
 * ``lstmkit translate MODEL "text"`` or ``lstmkit translate MODEL --input FILE`` (one sentence a line);
 * ``lstmkit translate evaluate MODEL TEST.tsv [--split test]``: BLEU and chrF through sacrebleu, with
   their signatures;
@@ -71,6 +71,9 @@ def register(app: typer.Typer) -> None:
         src: Annotated[str, typer.Option(help="Source language code (the --columns' first column).")] = "en",
         tgt: Annotated[str, typer.Option(help="Target language code (the second column).")] = "es",
         columns: Annotated[str, typer.Option(help="Source and target column numbers, 1-based.")] = "1,2",
+        target_file: Annotated[Optional[Path], typer.Option("--target-file", help="DATA is then a plain-text file of "
+                                                             "source sentences and this one holds their translations, "
+                                                             "line by line.")] = None,
         epochs: Annotated[Optional[int], typer.Option(help="Epochs (default 10 unless --minutes is given).")] = None,
         minutes: Annotated[Optional[float], typer.Option(help="Training time budget in minutes.")] = None,
         model: Annotated[str, typer.Option(help="lstm, transformer (the baseline) or copy (the copy-source baseline).")] = "lstm",
@@ -88,11 +91,14 @@ def register(app: typer.Typer) -> None:
         """Train a translation model on DATA.tsv's training split and save it."""
         from lstmkit.tasks.translate.translator import Translator
 
+        from lstmkit.data.parallel import read_parallel_files
+
         key = split_key or ("en" if "en" in (src, tgt) else src)
         cols = _columns(columns)
         tr = Translator(src=src, tgt=tgt, model=model, attention=attention, vocab_size=vocab_size, emb=emb,
                         hidden=hidden, tie_embeddings=tie_embeddings, split_key=key, seed=seed)
-        tr.fit(data, epochs=epochs, minutes=minutes, columns=cols, verbose=1 if verbose else 0)
+        source: Any = data if target_file is None else read_parallel_files(data, target_file)
+        tr.fit(source, epochs=epochs, minutes=minutes, columns=cols, verbose=1 if verbose else 0)
         tr.save(output)
         last = tr.history_[-1] if tr.history_ else {}
         typer.echo(f"{src}->{tgt} {model}" + (f" ({attention} attention)" if model == "lstm" else "")

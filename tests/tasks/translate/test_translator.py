@@ -145,6 +145,19 @@ def test_cli_train_translate_evaluate_align(pairs_file, tmp_path):
     assert result.exit_code == 0 and (tmp_path / "a.png").exists(), result.output
 
 
+def test_cli_trains_from_two_aligned_files(pairs_file, tmp_path):
+    rows = [line.split("\t") for line in pairs_file.read_text(encoding="utf-8").splitlines()[:300]]
+    (tmp_path / "en.txt").write_text("".join(r[0] + "\n" for r in rows), encoding="utf-8")
+    (tmp_path / "es.txt").write_text("".join(r[1] + "\n" for r in rows), encoding="utf-8")
+    result = runner.invoke(app, ["translate", "train", str(tmp_path / "en.txt"), "--target-file", str(tmp_path / "es.txt"),
+                                 "-o", str(tmp_path / "m.lstmkit"), "--epochs", "1", "--vocab-size", "400",
+                                 "--emb", "8", "--hidden", "8", "--quiet"])
+    assert result.exit_code == 0, result.output
+    (tmp_path / "short.txt").write_text("Hola.\n", encoding="utf-8")
+    fails(["translate", "train", str(tmp_path / "en.txt"), "--target-file", str(tmp_path / "short.txt"), "-o",
+           str(tmp_path / "x.lstmkit")], "short.txt")
+
+
 def test_cli_bad_inputs_exit_2_with_one_line(trained, tmp_path):
     _, model = trained
     bad = tmp_path / "bad.tsv"

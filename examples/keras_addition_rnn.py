@@ -15,8 +15,6 @@ Run:  .venv/bin/python examples/keras_addition_rnn.py --size full      (keras.io
 
 from __future__ import annotations
 
-import argparse
-import subprocess
 import time
 
 import numpy as np
@@ -24,6 +22,8 @@ import torch
 
 from lstmkit import keras
 from lstmkit.keras import layers
+
+from _example_support import example_parser, print_report  # noqa: E402
 
 #: "full" is keras.io's configuration (50,000 questions of up to 3 digits, 30 epochs, batch 32);
 #: "tiny" is a seconds-long smoke run of the same code.
@@ -74,17 +74,6 @@ class CharacterTable:
         return "".join(self.indices_char[x] for x in x)
 
 
-def cpu_model_name() -> str:
-    """``lscpu``'s "Model name" (or ``"unknown"``)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    for line in out.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "Model name":
-            return value.strip()
-    return "unknown"
 
 
 def main(size="tiny", epochs=None, reverse=True, seed=0, verbose=0, show=10):
@@ -256,21 +245,13 @@ def main(size="tiny", epochs=None, reverse=True, seed=0, verbose=0, show=10):
 
 
 def cli(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--size", choices=sorted(SIZES), default="full")
-    ap.add_argument("--epochs", type=int, default=None, help="override the size's epochs (keras.io: 30)")
+    ap = example_parser(__doc__, SIZES, epochs_help="override the size's epochs (keras.io: 30)")
     ap.add_argument("--no-reverse", action="store_true", help="keras.io's REVERSE = False")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    ap.add_argument("--verbose", type=int, default=2, help="fit's verbose (0, 1, 2)")
     ap.add_argument("--show", type=int, default=10, help="validation questions printed per epoch")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     r = main(a.size, a.epochs, reverse=not a.no_reverse, seed=a.seed, verbose=a.verbose, show=a.show)
-    print(f"\n== keras_addition_rnn, size {a.size}, torch threads {torch.get_num_threads()}, CPU: {cpu_model_name()} ==")
-    for k, v in r.items():
-        if k != "loss_history":
-            print(f"  {k}: {v:.4f}" if isinstance(v, float) else f"  {k}: {v}")
+    print_report("keras_addition_rnn", a.size, r, skip=("loss_history",))
     return r
 
 

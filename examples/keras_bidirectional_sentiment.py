@@ -20,10 +20,7 @@ Run:  .venv/bin/python examples/keras_bidirectional_sentiment.py --size full
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -33,6 +30,8 @@ import torch
 
 from lstmkit import keras
 from lstmkit.keras import layers
+
+from _example_support import data_root, example_parser, print_report  # noqa: E402
 
 #: "full": keras.io's model and sizes (20k words, 200 ids per review, batch 32) on all 1,600 training
 #: reviews, validated on the 200 "valid" reviews, 6 epochs (keras.io: 2 epochs of 25,000 IMDB
@@ -46,22 +45,9 @@ SIZES = {
 
 def default_data_path() -> Path:
     """``$LSTMKIT_DATA/movie_review_polarity``, else ``../shared/data/movie_review_polarity``."""
-    root = os.environ.get("LSTMKIT_DATA")
-    base = Path(root) if root else Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    return base / "movie_review_polarity"
+    return data_root() / "movie_review_polarity"
 
 
-def cpu_model_name() -> str:
-    """``lscpu``'s "Model name" (or ``"unknown"``)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    for line in out.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "Model name":
-            return value.strip()
-    return "unknown"
 
 
 def _read(path: Path, limit: int | None = None):
@@ -165,21 +151,11 @@ def main(size="tiny", epochs=None, data_path=None, seed=0, verbose=0):
 
 
 def cli(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--size", choices=sorted(SIZES), default="full")
-    ap.add_argument("--epochs", type=int, default=None, help="override the size's epochs (keras.io: 2)")
-    ap.add_argument("--data", default=None, help="the movie_review_polarity folder (default: ../shared/data/...)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    ap.add_argument("--verbose", type=int, default=2, help="fit's verbose (0, 1, 2)")
+    ap = example_parser(__doc__, SIZES, epochs_help="override the size's epochs (keras.io: 2)", data_help="the movie_review_polarity folder (default: ../shared/data/...)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     r = main(a.size, a.epochs, data_path=a.data, seed=a.seed, verbose=a.verbose)
-    print(f"\n== keras_bidirectional_sentiment, size {a.size}, torch threads {torch.get_num_threads()}, "
-          f"CPU: {cpu_model_name()} ==")
-    for k, v in r.items():
-        if k != "loss_history":
-            print(f"  {k}: {v:.4f}" if isinstance(v, float) else f"  {k}: {v}")
+    print_report("keras_bidirectional_sentiment", a.size, r, skip=("loss_history",))
     return r
 
 

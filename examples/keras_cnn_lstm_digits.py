@@ -21,9 +21,6 @@ Run:  .venv/bin/python examples/keras_cnn_lstm_digits.py --size full
 
 from __future__ import annotations
 
-import argparse
-import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -33,6 +30,8 @@ import torch
 from lstmkit import keras
 from lstmkit.data.audio import AudioFeatures, featurize_files
 from lstmkit.keras import layers
+
+from _example_support import data_root, example_parser, print_report  # noqa: E402
 
 #: "full": all 3,000 recordings (FSDD's split), 30 epochs. "tiny": 2 repetitions per speaker and
 #: digit for training (120), 1 for testing (60), 4 epochs.
@@ -44,22 +43,9 @@ SIZES = {
 
 def default_data_path() -> Path:
     """``$LSTMKIT_DATA/fsdd``, else ``../shared/data/fsdd`` beside the checkout."""
-    root = os.environ.get("LSTMKIT_DATA")
-    base = Path(root) if root else Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    return base / "fsdd"
+    return data_root() / "fsdd"
 
 
-def cpu_model_name() -> str:
-    """``lscpu``'s "Model name" (or ``"unknown"``)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    for line in out.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "Model name":
-            return value.strip()
-    return "unknown"
 
 
 def load_fsdd(data_path, train_per=None, test_per=None):
@@ -172,21 +158,11 @@ def main(size="tiny", epochs=None, data_path=None, seed=0, verbose=0):
 
 
 def cli(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--size", choices=sorted(SIZES), default="full")
-    ap.add_argument("--epochs", type=int, default=None)
-    ap.add_argument("--data", default=None, help="the fsdd folder (default: ../shared/data/fsdd)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    ap.add_argument("--verbose", type=int, default=2, help="fit's verbose (0, 1, 2)")
+    ap = example_parser(__doc__, SIZES, data_help="the fsdd folder (default: ../shared/data/fsdd)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     r = main(a.size, a.epochs, data_path=a.data, seed=a.seed, verbose=a.verbose)
-    print(f"\n== keras_cnn_lstm_digits, size {a.size}, torch threads {torch.get_num_threads()}, CPU: {cpu_model_name()} ==")
-    for k, v in r.items():
-        if k in ("loss_history", "confusion"):
-            continue
-        print(f"  {k}: {v:.4f}" if isinstance(v, float) else f"  {k}: {v}")
+    print_report("keras_cnn_lstm_digits", a.size, r, skip=("loss_history", "confusion"))
     print("  confusion (rows: true digit, columns: predicted):")
     for i, row in enumerate(r["confusion"]):
         print(f"    {i}: " + " ".join(f"{c:3d}" for c in row))

@@ -21,9 +21,7 @@ Run:  .venv/bin/python examples/keras_seq2seq_translation.py --size full
 
 from __future__ import annotations
 
-import argparse
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +30,8 @@ import numpy as np
 import torch
 
 from lstmkit import keras
+
+from _example_support import data_root, example_parser, print_report  # noqa: E402
 
 #: "full": keras.io's configuration (the first 10,000 pairs, latent_dim 256, batch 64, rmsprop,
 #: validation_split 0.2) for 22 epochs (keras.io: 100). "tiny": the first 300 pairs, latent_dim 64,
@@ -44,22 +44,9 @@ SIZES = {
 
 def default_data_path() -> Path:
     """``$LSTMKIT_DATA/anki_spa_eng/spa.tsv``, else ``../shared/data/anki_spa_eng/spa.tsv``."""
-    root = os.environ.get("LSTMKIT_DATA")
-    base = Path(root) if root else Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    return base / "anki_spa_eng" / "spa.tsv"
+    return data_root() / "anki_spa_eng" / "spa.tsv"
 
 
-def cpu_model_name() -> str:
-    """``lscpu``'s "Model name" (or ``"unknown"``)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    for line in out.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "Model name":
-            return value.strip()
-    return "unknown"
 
 
 def main(size="tiny", epochs=None, data_path=None, seed=0, verbose=0, workdir=None):
@@ -306,22 +293,11 @@ def main(size="tiny", epochs=None, data_path=None, seed=0, verbose=0, workdir=No
 
 
 def cli(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--size", choices=sorted(SIZES), default="full")
-    ap.add_argument("--epochs", type=int, default=None, help="override the size's epochs (keras.io: 100)")
-    ap.add_argument("--data", default=None, help="anki_spa_eng/spa.tsv (default: ../shared/data/...)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    ap.add_argument("--verbose", type=int, default=2, help="fit's verbose (0, 1, 2)")
+    ap = example_parser(__doc__, SIZES, epochs_help="override the size's epochs (keras.io: 100)", data_help="anki_spa_eng/spa.tsv (default: ../shared/data/...)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     r = main(a.size, a.epochs, data_path=a.data, seed=a.seed, verbose=a.verbose)
-    print(f"\n== keras_seq2seq_translation, size {a.size}, torch threads {torch.get_num_threads()}, "
-          f"CPU: {cpu_model_name()} ==")
-    for k, v in r.items():
-        if k in ("loss_history", "decoded", "decoded_held_out"):
-            continue
-        print(f"  {k}: {v:.4f}" if isinstance(v, float) else f"  {k}: {v}")
+    print_report("keras_seq2seq_translation", a.size, r, skip=("loss_history", "decoded", "decoded_held_out"))
     print("  held-out sentences (the last 20%, never trained on):")
     for src, out in r["decoded_held_out"]:
         print(f"    {src!r} -> {out.strip()!r}")

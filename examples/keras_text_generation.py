@@ -16,11 +16,8 @@ Run:  .venv/bin/python examples/keras_text_generation.py --size full
 
 from __future__ import annotations
 
-import argparse
 import io
-import os
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +27,8 @@ import torch
 
 from lstmkit import keras
 from lstmkit.keras import layers
+
+from _example_support import data_root, example_parser, print_report  # noqa: E402
 
 #: "full": the first 600,000 characters of tiny Shakespeare (about Nietzsche's 600k, keras.io's
 #: corpus), windows of 40 every 3 characters, 4 epochs (keras.io: 40), batch 128, 400 generated
@@ -42,22 +41,9 @@ SIZES = {
 
 def default_data_path() -> Path:
     """``$LSTMKIT_DATA/tinyshakespeare/input.txt``, else ``../shared/data/`` beside the checkout."""
-    root = os.environ.get("LSTMKIT_DATA")
-    base = Path(root) if root else Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    return base / "tinyshakespeare" / "input.txt"
+    return data_root() / "tinyshakespeare" / "input.txt"
 
 
-def cpu_model_name() -> str:
-    """``lscpu``'s "Model name" (or ``"unknown"``)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    for line in out.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "Model name":
-            return value.strip()
-    return "unknown"
 
 
 def sample(preds, temperature=1.0):
@@ -183,21 +169,11 @@ def main(size="tiny", epochs=None, data_path=None, seed=0, verbose=0, echo=True)
 
 
 def cli(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--size", choices=sorted(SIZES), default="full")
-    ap.add_argument("--epochs", type=int, default=None, help="override the size's epochs (keras.io: 40)")
-    ap.add_argument("--data", default=None, help="tinyshakespeare/input.txt (default: ../shared/data/...)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    ap.add_argument("--verbose", type=int, default=2, help="fit's verbose (0, 1, 2)")
+    ap = example_parser(__doc__, SIZES, epochs_help="override the size's epochs (keras.io: 40)", data_help="tinyshakespeare/input.txt (default: ../shared/data/...)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     r = main(a.size, a.epochs, data_path=a.data, seed=a.seed, verbose=a.verbose)
-    print(f"\n== keras_text_generation, size {a.size}, torch threads {torch.get_num_threads()}, CPU: {cpu_model_name()} ==")
-    for k, v in r.items():
-        if k in ("generated", "vocabulary_chars", "loss_history"):
-            continue
-        print(f"  {k}: {v:.4f}" if isinstance(v, float) else f"  {k}: {v}")
+    print_report("keras_text_generation", a.size, r, skip=("generated", "vocabulary_chars", "loss_history"))
     return r
 
 

@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def load_example(name: str):
     """Import ``examples/<name>.py`` as a module (the examples folder is not a package)."""
     path = ROOT / "examples" / f"{name}.py"
+    if str(path.parent) not in sys.path:  # the examples import their shared helper, examples/_example_support.py
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location(f"lstmkit_examples_{name}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

@@ -41,7 +41,7 @@ from lstmkit.errors import ConfigError, DataError, ShapeError
 from lstmkit.layers.base import Layer, format_shape, found_shape, layer_from_config, layer_to_config, snake_case
 from lstmkit.layers.embedding import Embedding
 from lstmkit.layers.input import Input, InputLayer
-from lstmkit.layers.symbolic import KerasTensor, Node, call_parameters, flatten_tensors, map_structure
+from lstmkit.layers.symbolic import KerasTensor, Node, call_parameters, map_structure
 from lstmkit.models.data import as_tensor
 from lstmkit.models.model import Model
 

@@ -720,14 +720,10 @@ class _GeneratorBatches:
         self._pending: list = []
         first = self._next(0)
         self._pending.append(first)
-        self.n_inputs = len(first) - (self._n_targets(first) if targets else 0)
-        if not targets:
-            self.n_inputs = len(first)
+        # a checked batch is (*inputs, *targets, [sample weights]); for predict, the inputs alone
+        self.n_inputs = len(first) - (len(model.output_names) + self._has_weights if targets else 0)
         shapes = model.ensure_built(model.model_input(first[:self.n_inputs]))
         self.output_shapes = [tuple(s) for s in shapes] if isinstance(shapes, list) else [tuple(shapes)]
-
-    def _n_targets(self, batch: tuple) -> int:
-        return len(self.model.output_names) + self._has_weights
 
     def _raw(self) -> Any:
         if self._iter is None:

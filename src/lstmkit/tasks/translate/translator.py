@@ -42,9 +42,8 @@ Limits: a sentence to translate must be non-empty and at most ``max_source_token
 from __future__ import annotations
 
 import json
-import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any, Sequence
